@@ -1,0 +1,1 @@
+"""Contacts: customers known by blind index, identity encrypted."""

@@ -1,0 +1,1 @@
+"""aman.inbox package."""

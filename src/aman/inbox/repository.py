@@ -1,0 +1,95 @@
+"""SQL for the durable inbox: claim in order per conversation, complete, retry, reap.
+
+Claiming is one UPDATE ... RETURNING (with FOR UPDATE SKIP LOCKED on
+PostgreSQL).  A message is claimable only when no other message of the same
+conversation is in work and none earlier is still waiting, so each
+conversation is handled strictly in order while different conversations run
+in parallel; a partial unique index (one 'doing' row per conversation) is the
+backstop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, TextClause, text
+
+__all__ = ["ClaimedMessage", "InboxRepository"]
+
+_CLAIM = """
+UPDATE inbox SET status = 'doing', worker_id = :worker, attempts = attempts + 1
+WHERE id IN (
+  SELECT i.id FROM inbox i
+  WHERE i.status = 'todo' AND i.not_before <= :now
+    AND NOT EXISTS (SELECT 1 FROM inbox d
+                    WHERE d.contact_ix = i.contact_ix AND d.status = 'doing')
+    AND NOT EXISTS (SELECT 1 FROM inbox e
+                    WHERE e.contact_ix = i.contact_ix AND e.status = 'todo' AND e.id < i.id)
+  ORDER BY i.id
+  LIMIT :limit
+  {lock}
+)
+RETURNING id, tenant, phone_number_id, wamid, contact_ix, payload_enc, msg_ts,
+          received_at, attempts
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    id: int
+    tenant: str
+    phone_number_id: str
+    wamid: str
+    contact_ix: str
+    payload_enc: bytes
+    msg_ts: int
+    received_at: float
+    attempts: int
+
+
+class InboxRepository:
+    """All inbox SQL; the only module that touches the inbox table's state."""
+
+    def __init__(self, dialect: str) -> None:
+        lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+        self._claim: TextClause = text(_CLAIM.format(lock=lock))
+        self._done = text(
+            "UPDATE inbox SET status = 'done', done_at = :now, worker_id = NULL, last_error = NULL "
+            "WHERE id = :id AND status = 'doing' AND worker_id = :worker"
+        )
+        self._retry = text(
+            "UPDATE inbox SET status = :status, not_before = :not_before, worker_id = NULL, "
+            "last_error = :error WHERE id = :id AND status = 'doing' AND worker_id = :worker"
+        )
+        self._reap = text(
+            "UPDATE inbox SET status = 'todo' WHERE status = 'doing' AND worker_id IS NULL"
+        )
+
+    def claim(self, conn: Connection, worker: int, limit: int, now: float) -> list[ClaimedMessage]:
+        rows = conn.execute(self._claim, {"worker": worker, "limit": limit, "now": now}).all()
+        claimed = [ClaimedMessage(*row) for row in rows]
+        claimed.sort(key=lambda m: m.id)
+        return claimed
+
+    def mark_done(self, conn: Connection, worker: int, message_id: int, now: float) -> bool:
+        """Mark done if we still own the claim; False means someone reclaimed it."""
+        result = conn.execute(self._done, {"id": message_id, "worker": worker, "now": now})
+        return result.rowcount == 1
+
+    def release(
+        self, conn: Connection, worker: int, message_id: int, *, error: str, retry_at: float | None
+    ) -> None:
+        """Give a message back for a later retry, or park it as failed (retry_at None)."""
+        params: dict[str, Any] = {
+            "id": message_id,
+            "worker": worker,
+            "error": error[:200],
+            "status": "todo" if retry_at is not None else "failed",
+            "not_before": retry_at if retry_at is not None else 0.0,
+        }
+        conn.execute(self._retry, params)
+
+    def reap(self, conn: Connection) -> int:
+        """Orphaned claims (their worker row is gone) go back to 'todo'."""
+        return int(conn.execute(self._reap).rowcount)

@@ -1,0 +1,204 @@
+"""The inbox worker: claim stored messages, ask the bot, write replies to the outbox.
+
+One claim transaction takes a batch (at most one message per conversation);
+one completion transaction marks them done and stores, atomically, the
+replies (outbox rows), the read receipts, the new conversation states and the
+contacts.  A crash between the two leaves the claims orphaned; the reaper
+returns them to 'todo' and they are handled again, and because the outbox rows
+only ever exist together with 'done', every message gets exactly one set of
+replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import Engine
+
+from aman import metrics
+from aman.aio import sleep_or_stop, wait_any
+from aman.contacts.repository import ContactRepository
+from aman.engine.bot import Bot, Incoming, Reply
+from aman.engine.state import StateStore
+from aman.inbox.repository import ClaimedMessage, InboxRepository
+from aman.outbox.repository import OutboxRepository
+from aman.storage.vault import Vault
+
+__all__ = ["InboxWorker", "RETRY_DELAYS"]
+
+log = logging.getLogger(__name__)
+
+# Seconds before handling a message again after the bot raised; then it is parked.
+RETRY_DELAYS = (1.0, 5.0, 30.0, 120.0)
+
+
+class InboxWorker:
+    """Processes the inbox until stopped; woken by ``wake`` or by polling."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        vault: Vault,
+        bot: Bot,
+        dialect: str,
+        worker_id: Callable[[], int],
+        batch: int = 200,
+        mark_read: bool = True,
+        poll_seconds: float = 1.0,
+        on_outbox: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine = engine
+        self._vault = vault
+        self._bot = bot
+        self._worker_id = worker_id
+        self._batch = batch
+        self._mark_read = mark_read
+        self._poll = poll_seconds
+        self._on_outbox = on_outbox
+        self._clock = clock
+        self._inbox = InboxRepository(dialect)
+        self._outbox = OutboxRepository(dialect)
+        self._contacts = ContactRepository(dialect)
+        self._states = StateStore(dialect, vault)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
+        self.wake = asyncio.Event()
+        self.processed = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            self.wake.clear()
+            try:
+                handled = await loop.run_in_executor(self._executor, self.process_once)
+            except Exception as exc:  # noqa: BLE001 - the loop must survive a DB outage
+                log.warning("inbox worker: %s; retrying", type(exc).__name__)
+                handled = 0
+                await sleep_or_stop(stop, min(self._poll, 1.0))
+                continue
+            if handled:
+                if self._on_outbox is not None:
+                    self._on_outbox()
+                continue
+            await wait_any(stop, self.wake, self._poll)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    # -- synchronous core (worker thread) ------------------------------------
+    def process_once(self) -> int:
+        """Claim and handle one batch; returns how many messages were handled."""
+        worker = self._worker_id()
+        now = self._clock()
+        with self._engine.begin() as conn:
+            claimed = self._inbox.claim(conn, worker, self._batch, now)
+        if not claimed:
+            return 0
+        with self._engine.begin() as conn:
+            states = self._states.load(conn, ((m.phone_number_id, m.contact_ix) for m in claimed))
+        outbox_rows: list[dict[str, Any]] = []
+        contacts: list[dict[str, Any]] = []
+        new_states: dict[tuple[str, str], dict[str, Any]] = {}
+        done: list[ClaimedMessage] = []
+        failed: list[tuple[ClaimedMessage, str]] = []
+        for msg in claimed:
+            key = (msg.phone_number_id, msg.contact_ix)
+            try:
+                payload = self._vault.open_json("inbox", "payload", msg.wamid, msg.payload_enc)
+                incoming = _incoming(msg, payload)
+                result = self._bot.handle(incoming, states.get(key, {}))
+            except Exception as exc:  # noqa: BLE001 - isolate one bad message from the batch
+                failed.append((msg, type(exc).__name__))
+                continue
+            new_states[key] = dict(result.state)
+            contacts.append(self._contact_row(msg, payload, now))
+            outbox_rows.extend(self._outbox_rows(msg, incoming, result.replies, now))
+            done.append(msg)
+        now = self._clock()
+        with self._engine.begin() as conn:
+            owned = {m.id for m in done if self._inbox.mark_done(conn, worker, m.id, now)}
+            self._outbox.enqueue(conn, [r for r in outbox_rows if r["inbox_id"] in owned])
+            self._contacts.touch(conn, contacts)
+            self._states.save(conn, new_states, now)
+            for msg, error in failed:
+                delay = RETRY_DELAYS[msg.attempts - 1] if msg.attempts <= len(RETRY_DELAYS) else None
+                self._inbox.release(
+                    conn, worker, msg.id, error=error, retry_at=None if delay is None else now + delay
+                )
+        if failed:
+            log.warning("inbox worker: %d message(s) failed in the bot", len(failed))
+            metrics.INBOX_PROCESSED.labels("error").inc(len(failed))
+        metrics.INBOX_PROCESSED.labels("done").inc(len(owned))
+        self.processed += len(owned)
+        return len(claimed)
+
+    def _contact_row(self, msg: ClaimedMessage, payload: dict[str, Any], now: float) -> dict[str, Any]:
+        name = payload.get("name")
+        return {
+            "tenant": msg.tenant,
+            "contact_ix": msg.contact_ix,
+            "wa_id_enc": self._vault.seal("contacts", "wa_id", msg.contact_ix, payload["wa"].encode()),
+            "name_enc": self._vault.seal("contacts", "name", msg.contact_ix, name.encode())
+            if name
+            else None,
+            "created_at": now,
+            "last_inbound_at": float(msg.msg_ts) or now,
+            "opted_out": False,
+        }
+
+    def _outbox_rows(
+        self, msg: ClaimedMessage, incoming: Incoming, replies: tuple[Reply, ...], now: float
+    ) -> list[dict[str, Any]]:
+        base = {
+            "tenant": msg.tenant,
+            "phone_number_id": msg.phone_number_id,
+            "inbox_id": msg.id,
+            "contact_ix": msg.contact_ix,
+            "state": "todo",
+            "attempts": 0,
+            "next_attempt_at": 0.0,
+            "status_rank": 0,
+            "created_at": now,
+        }
+        rows = []
+        if self._mark_read:
+            ref = f"r{msg.id}"
+            body = {"msg": {"messaging_product": "whatsapp", "status": "read", "message_id": msg.wamid}}
+            rows.append(
+                base | {"ref": ref, "seq": 0, "kind": "read",
+                        "body_enc": self._vault.seal_json("outbox", "body", ref, body)}
+            )
+        for seq, reply in enumerate(replies):
+            ref = f"m{msg.id}.{seq}"
+            head = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                    "to": incoming.wa_id}
+            body = {
+                "msg": head | dict(reply.message),
+                "fallback": head | dict(reply.fallback) if reply.fallback is not None else None,
+            }
+            rows.append(
+                base | {"ref": ref, "seq": seq, "kind": "message",
+                        "body_enc": self._vault.seal_json("outbox", "body", ref, body)}
+            )
+        return rows
+
+
+def _incoming(msg: ClaimedMessage, payload: dict[str, Any]) -> Incoming:
+    return Incoming(
+        wamid=msg.wamid,
+        phone_number_id=msg.phone_number_id,
+        wa_id=payload["wa"],
+        profile_name=payload.get("name"),
+        type=payload.get("type") or "unknown",
+        text=payload.get("text"),
+        reply_id=payload.get("reply"),
+        timestamp=msg.msg_ts,
+        secrets=tuple(payload.get("secrets") or ()),
+    )
+

@@ -1,0 +1,154 @@
+"""The single chokepoint for Graph API traffic: one pooled aiohttp session, typed results.
+
+Everything aman sends to Meta goes through ``GraphClient.send``.  It has an
+injected base URL (the simulator in tests and demos), explicit timeouts, a
+bounded connection pool, and it never logs bodies or phone numbers.  Results
+are classified into what the sender should do next (see ``classify``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+
+__all__ = ["GraphClient", "GraphResult", "Decision", "classify", "TRANSIENT_CODES"]
+
+# Retry with back-off: throughput / pair rate / app or account rate limits / transient.
+TRANSIENT_CODES = frozenset({130429, 131056, 80007, 4, 17, 32, 613, 131000, 131016, 2, 1})
+WINDOW_CLOSED = 131047  # outside the 24 h customer-service window: a template is needed
+# Stop and alert an admin: expired token, policy block, locked account.
+ALERT_CODES = frozenset({190, 368, 131031})
+
+
+@dataclass(frozen=True, slots=True)
+class GraphResult:
+    http_status: int | None  # None when no HTTP answer was received
+    wamid: str | None = None
+    error_code: int | None = None
+    error_title: str | None = None
+    retry_after: float | None = None
+    sent_uncertain: bool = False  # the request may have reached Meta (timeout, reset)
+    latency_ms: float = 0.0
+
+
+Decision = str  # "sent" | "retry" | "failed" | "uncertain" | "window"
+
+
+def classify(result: GraphResult) -> Decision:
+    """What to do with a result: retry transient errors, never permanent ones."""
+    if result.http_status is not None and 200 <= result.http_status < 300:
+        return "sent" if result.wamid or result.error_code is None else "failed"
+    if result.http_status is None:
+        return "uncertain" if result.sent_uncertain else "retry"
+    if result.error_code == WINDOW_CLOSED:
+        return "window"
+    if result.error_code in TRANSIENT_CODES or result.http_status == 429:
+        return "retry"
+    if result.error_code is None and result.http_status >= 500:
+        return "retry"
+    if result.http_status >= 500 and result.error_code not in ALERT_CODES:
+        return "retry"
+    return "failed"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 3600 else None
+
+
+class GraphClient:
+    """POSTs message bodies to ``{base_url}/{phone_number_id}/messages``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str,
+        *,
+        timeout: float = 15.0,
+        connect_timeout: float = 5.0,
+        pool_size: int = 100,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._headers = {
+            "Authorization": f"Bearer {access_token}",
+            "Content-Type": "application/json",
+        }
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
+        self._pool_size = pool_size
+        self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, str] = {}
+
+    async def start(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, headers=self._headers
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _url(self, phone_number_id: str) -> str:
+        url = self._urls.get(phone_number_id)
+        if url is None:
+            url = self._urls[phone_number_id] = f"{self._base}/{phone_number_id}/messages"
+        return url
+
+    async def send(self, phone_number_id: str, body: bytes) -> GraphResult:
+        """Send one JSON body; never raises for HTTP or network errors."""
+        session = self._session or await self.start()
+        started = time.perf_counter()
+        try:
+            async with session.post(self._url(phone_number_id), data=body) as resp:
+                raw = await resp.read()
+                status = resp.status
+                retry_after = _retry_after(resp.headers.get("Retry-After"))
+        except aiohttp.ClientConnectorError:
+            # Never connected: the request certainly did not reach Meta.
+            return GraphResult(None, latency_ms=_ms(started))
+        except (TimeoutError, asyncio.TimeoutError, aiohttp.ClientError):
+            # Sent (or partly sent) but no answer: Meta may have accepted it.
+            return GraphResult(None, sent_uncertain=True, latency_ms=_ms(started))
+        return _result(status, raw, retry_after, _ms(started))
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _result(status: int, raw: bytes, retry_after: float | None, latency_ms: float) -> GraphResult:
+    try:
+        data = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    if 200 <= status < 300:
+        wamid = None
+        messages = data.get("messages")
+        if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+            mid = messages[0].get("id")
+            wamid = mid if isinstance(mid, str) else None
+        return GraphResult(status, wamid=wamid, latency_ms=latency_ms)
+    error = data.get("error") if isinstance(data.get("error"), dict) else {}
+    code = error.get("code") if isinstance(error, dict) else None
+    title = error.get("message") if isinstance(error, dict) else None
+    return GraphResult(
+        status,
+        error_code=code if isinstance(code, int) else None,
+        error_title=str(title)[:200] if title else None,
+        retry_after=retry_after,
+        latency_ms=latency_ms,
+    )

@@ -1,0 +1,171 @@
+"""SQL for the durable outbox: enqueue, claim in order per recipient, record results, reconcile.
+
+A row moves todo -> sending -> sent | failed, or back to todo with a later
+``next_attempt_at`` for a transient error.  A row found in 'sending' whose
+worker died is *uncertain*: the request may or may not have reached Meta.  It
+waits ``reconcile_seconds`` for a status webhook carrying its ref in
+``biz_opaque_callback_data`` (then it is settled as sent without resending);
+only if none arrives is it sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, TextClause, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from aman.storage.models import Outbox, SendAttempt
+
+__all__ = ["ClaimedSend", "OutboxRepository", "SendOutcome"]
+
+_CLAIM = """
+UPDATE outbox SET state = 'sending', worker_id = :worker, claimed_at = :now,
+                  attempts = attempts + 1
+WHERE id IN (
+  SELECT o.id FROM outbox o
+  WHERE o.state = 'todo' AND o.next_attempt_at <= :now
+    AND (o.kind = 'read' OR NOT EXISTS (
+          SELECT 1 FROM outbox p
+          WHERE p.contact_ix = o.contact_ix AND p.kind = 'message' AND p.id < o.id
+            AND p.state IN ('todo', 'sending', 'uncertain')))
+  ORDER BY o.id
+  LIMIT :limit
+  {lock}
+)
+RETURNING id, ref, kind, phone_number_id, contact_ix, body_enc, attempts
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedSend:
+    id: int
+    ref: str
+    kind: str
+    phone_number_id: str
+    contact_ix: str
+    body_enc: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What one delivery attempt ended in; written back in a group commit."""
+
+    outbox_id: int
+    attempt: int
+    outcome: str  # sent | retry | failed | uncertain | fallback
+    at: float
+    latency_ms: float
+    http_status: int | None = None
+    wamid: str | None = None
+    error_code: int | None = None
+    error_title: str | None = None
+    next_attempt_at: float | None = None
+    new_body_enc: bytes | None = None
+
+
+class OutboxRepository:
+    """All outbox SQL."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+        self._claim: TextClause = text(_CLAIM.format(lock=lock))
+        ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._insert = ins(Outbox.__table__).on_conflict_do_nothing(
+            index_elements=["inbox_id", "seq", "kind"]
+        )
+        self._insert_attempt = SendAttempt.__table__.insert()
+        self._sent = text(
+            "UPDATE outbox SET state = 'sent', wamid = COALESCE(wamid, :wamid), "
+            "sent_at = COALESCE(sent_at, :at), worker_id = NULL WHERE id = :id "
+            "AND state <> 'failed'"
+        )
+        self._retry = text(
+            "UPDATE outbox SET state = 'todo', next_attempt_at = :next, worker_id = NULL, "
+            "error_code = :code, error_title = :title WHERE id = :id AND state = 'sending'"
+        )
+        self._failed = text(
+            "UPDATE outbox SET state = 'failed', worker_id = NULL, error_code = :code, "
+            "error_title = :title WHERE id = :id AND state = 'sending'"
+        )
+        self._uncertain = text(
+            "UPDATE outbox SET state = 'uncertain', worker_id = NULL, reconcile_by = :next "
+            "WHERE id = :id AND state = 'sending'"
+        )
+        self._fallback = text(
+            "UPDATE outbox SET state = 'todo', body_enc = :body, next_attempt_at = :at, "
+            "worker_id = NULL, error_code = :code WHERE id = :id AND state = 'sending'"
+        )
+        self._reap = text(
+            "UPDATE outbox SET state = 'uncertain', reconcile_by = :deadline "
+            "WHERE state = 'sending' AND worker_id IS NULL"
+        )
+        self._resend = text(
+            "UPDATE outbox SET state = 'todo', settled_by = 'resent', next_attempt_at = :now "
+            "WHERE state = 'uncertain' AND reconcile_by <= :now"
+        )
+
+    def enqueue(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(self._insert, list(rows))
+
+    def claim(self, conn: Connection, worker: int, limit: int, now: float) -> list[ClaimedSend]:
+        rows = conn.execute(self._claim, {"worker": worker, "limit": limit, "now": now}).all()
+        claimed = [ClaimedSend(*row) for row in rows]
+        claimed.sort(key=lambda c: c.id)
+        return claimed
+
+    def record(self, conn: Connection, outcomes: Sequence[SendOutcome]) -> None:
+        """Write a batch of attempt outcomes and their attempt log rows."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        attempts = []
+        for o in outcomes:
+            attempts.append(
+                {
+                    "outbox_id": o.outbox_id,
+                    "attempt": o.attempt,
+                    "at": o.at,
+                    "outcome": o.outcome,
+                    "http_status": o.http_status,
+                    "error_code": o.error_code,
+                    "latency_ms": o.latency_ms,
+                }
+            )
+            params: dict[str, Any] = {"id": o.outbox_id}
+            if o.outcome == "sent":
+                params.update(wamid=o.wamid, at=o.at)
+            elif o.outcome == "retry":
+                params.update(next=o.next_attempt_at, code=o.error_code, title=o.error_title)
+            elif o.outcome == "failed":
+                params.update(code=o.error_code, title=o.error_title)
+            elif o.outcome == "uncertain":
+                params.update(next=o.next_attempt_at)
+            elif o.outcome == "fallback":
+                params.update(body=o.new_body_enc, at=o.at, code=o.error_code)
+            else:
+                raise ValueError(f"unknown send outcome {o.outcome!r}")
+            groups.setdefault(o.outcome, []).append(params)
+        statements = {
+            "sent": self._sent,
+            "retry": self._retry,
+            "failed": self._failed,
+            "uncertain": self._uncertain,
+            "fallback": self._fallback,
+        }
+        for outcome, params_list in groups.items():
+            conn.execute(statements[outcome], params_list)
+        if attempts:
+            conn.execute(self._insert_attempt, attempts)
+
+    def reap(self, conn: Connection, now: float, reconcile_seconds: float) -> tuple[int, int]:
+        """Orphaned 'sending' rows become uncertain; uncertain rows past deadline are resent.
+
+        Returns (newly uncertain, released for resend).
+        """
+        uncertain = conn.execute(self._reap, {"deadline": now + reconcile_seconds}).rowcount
+        resent = conn.execute(self._resend, {"now": now}).rowcount
+        return int(uncertain), int(resent)

@@ -1,0 +1,189 @@
+"""The sender: claim outbox rows, pace them, call the Graph API, record what happened.
+
+Claims are committed (state 'sending') before any request leaves, so after a
+crash every possibly-sent row is known and reconciled instead of guessed (see
+``aman.outbox.repository``).  Each message carries its outbox ref in
+``biz_opaque_callback_data``; the status webhooks bring it back.  Outcomes are
+written through a group commit so a busy sender costs few transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine
+
+from aman import metrics
+from aman.aio import sleep_or_stop, wait_any
+from aman.outbox.graph import GraphClient, classify
+from aman.outbox.ratelimit import Pacer, RecipientBuckets
+from aman.outbox.repository import ClaimedSend, OutboxRepository, SendOutcome
+from aman.outbox.retry import RetryPolicy
+from aman.storage.groupcommit import GroupCommitter
+from aman.storage.vault import Vault
+from aman.webhook.ingest import CALLBACK_PREFIX
+
+__all__ = ["Sender"]
+
+log = logging.getLogger(__name__)
+
+
+class Sender:
+    """Delivers outbox rows until stopped."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        vault: Vault,
+        graph: GraphClient,
+        dialect: str,
+        worker_id: Callable[[], int],
+        rate: float,
+        concurrency: int = 64,
+        retry: RetryPolicy | None = None,
+        poll_seconds: float = 1.0,
+        reconcile_seconds: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        seed: int | None = None,
+    ) -> None:
+        self._engine = engine
+        self._vault = vault
+        self._graph = graph
+        self._repo = OutboxRepository(dialect)
+        self._worker_id = worker_id
+        self._rate = rate
+        self._pacers: dict[str, Pacer] = {}
+        self._pairs = RecipientBuckets()
+        self._concurrency = concurrency
+        self._retry = retry or RetryPolicy()
+        self._poll = poll_seconds
+        self._reconcile = reconcile_seconds
+        self._clock = clock
+        self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
+        self._results: GroupCommitter[SendOutcome] = GroupCommitter(
+            engine, self._repo.record, queue_limit=1_000_000, name="send-results",
+            after_commit=self._results_committed,
+        )
+        self._in_flight = 0
+        self._slot_free = asyncio.Event()
+        self.wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.sent = 0
+
+    def _pacer(self, phone_number_id: str) -> Pacer:
+        pacer = self._pacers.get(phone_number_id)
+        if pacer is None:
+            pacer = self._pacers[phone_number_id] = Pacer(self._rate)
+        return pacer
+
+    def _results_committed(self, outcomes: Any) -> None:
+        # A finished row may unblock the next message to the same recipient.
+        self.wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        self._results.start()
+        await self._graph.start()
+        try:
+            while not stop.is_set():
+                free = self._concurrency - self._in_flight
+                if free <= 0:
+                    self._slot_free.clear()
+                    await wait_any(stop, self._slot_free, self._poll)
+                    continue
+                self.wake.clear()
+                try:
+                    claimed = await loop.run_in_executor(
+                        self._executor, self._claim, min(free, 500)
+                    )
+                except Exception as exc:  # noqa: BLE001 - survive a DB outage
+                    log.warning("sender: claim failed: %s", type(exc).__name__)
+                    await sleep_or_stop(stop, 1.0)
+                    continue
+                for row in claimed:
+                    self._in_flight += 1
+                    metrics.OUTBOX_QUEUE.inc()
+                    task = asyncio.create_task(self._deliver(row))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                if not claimed:
+                    await wait_any(stop, self.wake, self._poll)
+        finally:
+            await self.drain()
+
+    async def drain(self) -> None:
+        """Let in-flight requests finish and their outcomes commit."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=30)
+        await self._results.close()
+        await self._graph.close()
+        self._executor.shutdown(wait=True)
+
+    def _claim(self, limit: int) -> list[ClaimedSend]:
+        with self._engine.begin() as conn:
+            return self._repo.claim(conn, self._worker_id(), limit, self._clock())
+
+    async def _deliver(self, row: ClaimedSend) -> None:
+        try:
+            outcome = await self._attempt(row)
+        except Exception as exc:  # noqa: BLE001 - never lose a claimed row silently
+            log.error("sender: unexpected %s for outbox row %d", type(exc).__name__, row.id)
+            outcome = SendOutcome(
+                row.id, row.attempts, "retry", self._clock(), 0.0,
+                error_title=type(exc).__name__, next_attempt_at=self._clock() + 5.0,
+            )
+        finally:
+            self._in_flight -= 1
+            metrics.OUTBOX_QUEUE.dec()
+            self._slot_free.set()
+        try:
+            await self._results.submit(outcome)
+        except Exception as exc:  # noqa: BLE001 - the reaper settles the row later
+            log.warning("sender: outcome not recorded (%s); row will be reconciled",
+                        type(exc).__name__)
+
+    async def _attempt(self, row: ClaimedSend) -> SendOutcome:
+        envelope = self._vault.open_json("outbox", "body", row.ref, row.body_enc)
+        body: dict[str, Any] = dict(envelope["msg"])
+        if row.kind == "message":
+            wait = self._pairs.take(row.contact_ix)
+            if wait > 0:
+                now = self._clock()
+                return SendOutcome(row.id, row.attempts, "retry", now, 0.0,
+                                   error_title="pair rate pacing", next_attempt_at=now + wait)
+            body["biz_opaque_callback_data"] = CALLBACK_PREFIX + row.ref
+            await self._pacer(row.phone_number_id).acquire()
+        result = await self._graph.send(row.phone_number_id, orjson.dumps(body))
+        metrics.SEND_LATENCY.observe(result.latency_ms / 1000.0)
+        decision = classify(result)
+        metrics.SEND_RESULTS.labels(row.kind, decision).inc()
+        now = self._clock()
+        common = {"http_status": result.http_status, "error_code": result.error_code,
+                  "error_title": result.error_title}
+        if decision == "sent":
+            self.sent += 1
+            return SendOutcome(row.id, row.attempts, "sent", now, result.latency_ms,
+                               result.http_status, wamid=result.wamid)
+        if decision == "uncertain":
+            return SendOutcome(row.id, row.attempts, "uncertain", now, result.latency_ms,
+                               next_attempt_at=now + self._reconcile, **common)
+        if decision == "window" and envelope.get("fallback"):
+            new_body = self._vault.seal_json("outbox", "body", row.ref,
+                                             {"msg": envelope["fallback"], "fallback": None})
+            return SendOutcome(row.id, row.attempts, "fallback", now, result.latency_ms,
+                               new_body_enc=new_body, **common)
+        if decision == "retry":
+            delay = self._retry.delay(row.attempts, result.retry_after, self._rng)
+            if delay is not None:
+                return SendOutcome(row.id, row.attempts, "retry", now, result.latency_ms,
+                                   next_attempt_at=now + delay, **common)
+        return SendOutcome(row.id, row.attempts, "failed", now, result.latency_ms, **common)

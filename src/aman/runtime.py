@@ -1,0 +1,163 @@
+"""Wires one aman process together: storage, vault, receiver, workers, sender, reaper.
+
+``Runtime`` owns the background tasks of the roles this process plays
+(``web``, ``worker``, ``sender``, ``scheduler`` or ``all``) and starts and
+stops them with the ASGI lifespan.  Within one process the stages wake each
+other directly (webhook commit -> inbox worker -> sender); across processes
+they fall back to polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from aman.aio import sleep_or_stop
+from aman.config import Settings
+from aman.engine.bot import Bot
+from aman.inbox.repository import InboxRepository
+from aman.inbox.worker import InboxWorker
+from aman.outbox.graph import GraphClient
+from aman.outbox.repository import OutboxRepository
+from aman.outbox.retry import RetryPolicy
+from aman.outbox.sender import Sender
+from aman.security.crypto import load_master_key
+from aman.storage import workers
+from aman.storage.db import dialect_of, make_engine
+from aman.storage.migrate import upgrade
+from aman.storage.vault import Vault
+from aman.webhook.ingest import Ingestor
+
+__all__ = ["ROLES", "Runtime"]
+
+log = logging.getLogger(__name__)
+ROLES = ("all", "web", "worker", "sender", "scheduler")
+
+
+@dataclass
+class Runtime:
+    """Everything one process runs, built from ``Settings``."""
+
+    settings: Settings
+    bot: Bot
+    role: str = "all"
+    engine: Engine = field(init=False)
+    dialect: str = field(init=False)
+    vault: Vault = field(init=False)
+    ingestor: Ingestor | None = field(init=False, default=None)
+    inbox_worker: InboxWorker | None = field(init=False, default=None)
+    sender: Sender | None = field(init=False, default=None)
+    worker_id: int = field(init=False, default=0)
+    _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}: choose one of {', '.join(ROLES)}")
+        s = self.settings
+        if s.master_key is None:
+            raise ValueError("AMAN_MASTER_KEY is required")
+        self.dialect = dialect_of(s.database_url)
+        pool = 10 if self.dialect == "postgresql" else 5
+        self.engine = make_engine(s.database_url, pool_size=pool)
+        upgrade(self.engine)
+        self.vault = Vault.open_or_create(self.engine, s.tenant, load_master_key(s.master_key.reveal()))
+
+    def _has(self, role: str) -> bool:
+        return self.role in ("all", role)
+
+    async def start(self) -> None:
+        s = self.settings
+        with self.engine.begin() as conn:
+            self.worker_id = workers.register(conn, self.role)
+        wid = lambda: self.worker_id  # noqa: E731 - read at use: it changes if re-registered
+        if self._has("worker"):
+            self.inbox_worker = InboxWorker(
+                engine=self.engine, vault=self.vault, bot=self.bot, dialect=self.dialect,
+                worker_id=wid, batch=s.worker_batch, mark_read=s.mark_read,
+                poll_seconds=s.poll_seconds, on_outbox=self._wake_sender,
+            )
+        if self._has("sender"):
+            if s.access_token is None:
+                raise ValueError("AMAN_ACCESS_TOKEN is required to send")
+            graph = GraphClient(s.graph_api_url, s.access_token.reveal(),
+                                pool_size=max(8, s.sender_concurrency))
+            self.sender = Sender(
+                engine=self.engine, vault=self.vault, graph=graph, dialect=self.dialect,
+                worker_id=wid, rate=s.send_rate, concurrency=s.sender_concurrency,
+                retry=RetryPolicy(max_attempts=s.max_send_attempts),
+                poll_seconds=s.poll_seconds, reconcile_seconds=s.reconcile_seconds,
+            )
+        if self._has("web"):
+            self.ingestor = Ingestor(
+                self.engine, self.vault, dialect=self.dialect,
+                queue_limit=s.ingest_queue_limit, on_inbox=self._wake_worker,
+            )
+            self.ingestor.start()
+        # Reclaim work of processes that died before we came up, then keep watch.
+        await asyncio.get_running_loop().run_in_executor(None, self._housekeeping)
+        if self.inbox_worker is not None:
+            self._tasks.append(asyncio.create_task(self.inbox_worker.run(self._stop)))
+        if self.sender is not None:
+            self._tasks.append(asyncio.create_task(self.sender.run(self._stop)))
+        self._tasks.append(asyncio.create_task(self._heartbeat_loop()))
+
+    def _wake_worker(self) -> None:
+        if self.inbox_worker is not None:
+            self.inbox_worker.wake.set()
+
+    def _wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake.set()
+
+    def _housekeeping(self) -> None:
+        """Heartbeat, then move claims of dead processes back to work (idempotent)."""
+        s = self.settings
+        now = time.time()
+        with self.engine.begin() as conn:
+            if not workers.heartbeat(conn, self.worker_id, now):
+                self.worker_id = workers.register(conn, self.role, now)
+                log.warning("worker row was reaped (stalled?); re-registered")
+            dead = workers.dead_workers(conn, s.worker_stale_seconds, now)
+            reclaimed = InboxRepository(self.dialect).reap(conn)
+            uncertain, resent = OutboxRepository(self.dialect).reap(conn, now, s.reconcile_seconds)
+        if dead or reclaimed or uncertain or resent:
+            log.info(
+                "housekeeping: %d dead worker(s), %d message(s) reclaimed, %d send(s) uncertain, "
+                "%d resent after reconciliation", len(dead), reclaimed, uncertain, resent,
+            )
+            if reclaimed:
+                self._wake_worker()
+            if resent:
+                self._wake_sender()
+
+    async def _heartbeat_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = max(0.2, min(2.0, self.settings.worker_stale_seconds / 4))
+        while not self._stop.is_set():
+            await sleep_or_stop(self._stop, interval)
+            try:
+                await loop.run_in_executor(None, self._housekeeping)
+            except Exception as exc:  # noqa: BLE001 - keep beating through DB outages
+                log.warning("housekeeping failed: %s", type(exc).__name__)
+
+    async def stop(self) -> None:
+        """Graceful shutdown: stop claiming, finish in-flight work, release our row."""
+        self._stop.set()
+        if self.ingestor is not None:
+            await self.ingestor.close()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=30)
+        if self.inbox_worker is not None:
+            self.inbox_worker.close()
+        try:
+            with self.engine.begin() as conn:
+                workers.deregister(conn, self.worker_id)
+                InboxRepository(self.dialect).reap(conn)
+        except Exception as exc:  # noqa: BLE001 - best effort on the way out
+            log.warning("could not deregister worker: %s", type(exc).__name__)
+        self.engine.dispose()

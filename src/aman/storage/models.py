@@ -1,0 +1,227 @@
+"""SQLAlchemy 2 typed models: the whole schema in one place.
+
+Personal data (phone numbers, names, message bodies) is stored only as
+AES-GCM ciphertext (``*_enc`` columns, see ``aman.storage.vault``); rows that
+must be found by phone number carry a keyed blind index (``contact_ix``).
+Times are epoch seconds (float) so SQLite and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "Contact",
+    "Conversation",
+    "DataKeyRow",
+    "Inbox",
+    "Outbox",
+    "SendAttempt",
+    "StatusEvent",
+    "WebhookEvent",
+    "Worker",
+    "metadata",
+]
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+# BIGINT ids on PostgreSQL, rowid-aliased INTEGER on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class Inbox(Base):
+    """One inbound customer message, stored before the webhook is acknowledged."""
+
+    __tablename__ = "inbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    phone_number_id: Mapped[str] = mapped_column(String(64))
+    wamid: Mapped[str] = mapped_column(String(256), unique=True)
+    contact_ix: Mapped[str] = mapped_column(String(64))  # conversation lock key
+    msg_type: Mapped[str] = mapped_column(String(32))
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    msg_ts: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(8), default="todo")  # todo|doing|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("workers.id", ondelete="SET NULL"), nullable=True
+    )
+    not_before: Mapped[float] = mapped_column(Float, default=0.0)
+    done_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    __table_args__ = (
+        Index("ix_inbox_todo", "status", "id"),
+        Index("ix_inbox_contact", "contact_ix", "status", "id"),
+        # Backstop for per-conversation ordering: one message of a conversation in work.
+        Index(
+            "uq_inbox_one_doing",
+            "contact_ix",
+            unique=True,
+            sqlite_where=text("status = 'doing'"),
+            postgresql_where=text("status = 'doing'"),
+        ),
+    )
+
+
+class Outbox(Base):
+    """One request to the Graph API (a reply, an agent message or a read receipt)."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    phone_number_id: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[str] = mapped_column(String(64), unique=True)  # idempotency key, AAD row id
+    inbox_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16))  # message|read
+    contact_ix: Mapped[str] = mapped_column(String(64))
+    body_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(10), default="todo")
+    # todo|sending|sent|failed|uncertain
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
+    worker_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("workers.id", ondelete="SET NULL"), nullable=True
+    )
+    claimed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reconcile_by: Mapped[float | None] = mapped_column(Float, nullable=True)
+    settled_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    wamid: Mapped[str | None] = mapped_column(String(256), nullable=True, unique=True)
+    delivery_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    status_rank: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_title: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("inbox_id", "seq", "kind", name="uq_outbox_reply"),
+        Index("ix_outbox_ready", "state", "next_attempt_at", "id"),
+        Index("ix_outbox_contact", "contact_ix", "state", "id"),
+    )
+
+
+class SendAttempt(Base):
+    """One delivery attempt of an outbox row, for the console and for audits."""
+
+    __tablename__ = "send_attempts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[int] = mapped_column(BigId, index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(16))  # sent|retry|failed
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[float] = mapped_column(Float)
+
+
+class StatusEvent(Base):
+    """A delivery status webhook (sent/delivered/read/failed...), deduplicated."""
+
+    __tablename__ = "status_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    wamid: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))
+    status_ts: Mapped[int] = mapped_column(BigInteger)
+    outbox_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (UniqueConstraint("wamid", "status", name="uq_status_events_wamid_status"),)
+
+
+class WebhookEvent(Base):
+    """Any other webhook field (template/account/quality updates, user preferences...)."""
+
+    __tablename__ = "webhook_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(64))
+    entry_id: Mapped[str] = mapped_column(String(64))
+    phone_number_id: Mapped[str] = mapped_column(String(64))
+    event_key: Mapped[str] = mapped_column(String(160), unique=True)
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[float] = mapped_column(Float)
+    processed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Contact(Base):
+    """A customer, found by keyed blind index; identity fields encrypted."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    contact_ix: Mapped[str] = mapped_column(String(64))
+    wa_id_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    name_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    last_inbound_at: Mapped[float] = mapped_column(Float)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (UniqueConstraint("tenant", "contact_ix", name="uq_contacts_tenant_ix"),)
+
+
+class Conversation(Base):
+    """Bot state of one conversation (one contact on one business number)."""
+
+    __tablename__ = "conversations"
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone_number_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_ix: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class DataKeyRow(Base):
+    """A data-encryption key, stored only wrapped by the master key."""
+
+    __tablename__ = "data_keys"
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(32))
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    provider_key_id: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Worker(Base):
+    """A live aman process (heartbeat) so stalled claims can be reclaimed."""
+
+    __tablename__ = "workers"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    role: Mapped[str] = mapped_column(String(16))
+    host: Mapped[str] = mapped_column(String(128))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[float] = mapped_column(Float)
+    heartbeat_at: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,67 @@
+"""Process liveness: register, heartbeat, and find dead workers whose claims must be reclaimed.
+
+Each aman process inserts a ``workers`` row and refreshes ``heartbeat_at``.  A
+worker is dead when its heartbeat is stale, or at once when it ran on this
+host and its pid is gone (a kill -9 followed by a restart recovers without
+waiting for the stale timeout).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from aman.storage.models import Worker
+
+__all__ = ["HOST", "dead_workers", "deregister", "heartbeat", "register"]
+
+HOST = socket.gethostname()[:128]
+
+
+def register(conn: Connection, role: str, now: float | None = None) -> int:
+    now = time.time() if now is None else now
+    result = conn.execute(
+        insert(Worker)
+        .values(role=role, host=HOST, pid=os.getpid(), started_at=now, heartbeat_at=now)
+        .returning(Worker.id)
+    )
+    return int(result.scalar_one())
+
+
+def heartbeat(conn: Connection, worker_id: int, now: float | None = None) -> bool:
+    """Refresh the heartbeat; False if our row was removed (we were declared dead)."""
+    now = time.time() if now is None else now
+    result = conn.execute(update(Worker).where(Worker.id == worker_id).values(heartbeat_at=now))
+    return result.rowcount == 1
+
+
+def deregister(conn: Connection, worker_id: int) -> None:
+    conn.execute(delete(Worker).where(Worker.id == worker_id))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def dead_workers(conn: Connection, stale_seconds: float, now: float | None = None) -> list[int]:
+    """Ids of workers that are gone; their rows are deleted (claims keep the id to reap)."""
+    now = time.time() if now is None else now
+    rows = conn.execute(select(Worker.id, Worker.host, Worker.pid, Worker.heartbeat_at)).all()
+    dead = [
+        r.id
+        for r in rows
+        if r.heartbeat_at < now - stale_seconds
+        or (r.host == HOST and r.pid != os.getpid() and not _pid_alive(r.pid))
+    ]
+    if dead:
+        conn.execute(delete(Worker).where(Worker.id.in_(dead)))
+    return dead

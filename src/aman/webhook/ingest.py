@@ -1,0 +1,242 @@
+"""Durable ingest: turn a parsed webhook into encrypted rows and commit them.
+
+Persist, then acknowledge, then process: the receiver awaits ``Ingestor.store``
+and answers 200 only after the group commit returned.  Messages are
+deduplicated by wamid, statuses by (wamid, status) and other fields by a content
+key, all with ``ON CONFLICT DO NOTHING``, so Meta's redeliveries are harmless.
+Statuses are applied to the outbox in the same transaction with a rank guard,
+so a status never moves backwards whatever order they arrive in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from aman.security.redact import redact
+from aman.storage.groupcommit import GroupCommitter
+from aman.storage.models import Inbox, StatusEvent, WebhookEvent
+from aman.storage.vault import Vault
+from aman.webhook.types import InboundMessage, ParsedWebhook, StatusUpdate
+
+__all__ = ["CALLBACK_PREFIX", "IngestBatch", "Ingestor", "STATUS_RANK", "FAILED_RANK"]
+
+CALLBACK_PREFIX = "aman:"
+# Delivery progress; a status only ever raises the rank.  "failed" can only
+# replace a status below "read" (a message that was read did not fail).
+STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "played": 4, "deleted": 8, "failed": 9}
+FAILED_RANK = STATUS_RANK["failed"]
+READ_RANK = STATUS_RANK["read"]
+
+_APPLY_BY_REF = text(
+    """
+    UPDATE outbox SET
+      delivery_status = :status,
+      status_rank = :rank,
+      error_code = COALESCE(:error_code, error_code),
+      error_title = COALESCE(:error_title, error_title),
+      wamid = COALESCE(wamid, :wamid),
+      settled_by = CASE WHEN state = 'uncertain' THEN 'status' ELSE settled_by END,
+      sent_at = COALESCE(sent_at, :now),
+      state = CASE WHEN state IN ('sending', 'uncertain', 'todo') THEN 'sent' ELSE state END
+    WHERE ref = :ref AND status_rank < :rank AND (:rank <> 9 OR status_rank < 3)
+    """
+)
+_APPLY_BY_WAMID = text(
+    """
+    UPDATE outbox SET
+      delivery_status = :status,
+      status_rank = :rank,
+      error_code = COALESCE(:error_code, error_code),
+      error_title = COALESCE(:error_title, error_title)
+    WHERE wamid = :wamid AND status_rank < :rank AND (:rank <> 9 OR status_rank < 3)
+    """
+)
+
+
+@dataclass(slots=True)
+class IngestBatch:
+    """The rows one webhook body produces."""
+
+    inbox: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    applies_by_ref: list[dict[str, Any]] = field(default_factory=list)
+    applies_by_wamid: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _insert_ignore(dialect: str, table: Any, conflict: list[str]) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict)
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict)
+
+
+class Ingestor:
+    """Builds rows from parsed webhooks and commits them through a group commit."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        vault: Vault,
+        *,
+        dialect: str,
+        queue_limit: int = 20000,
+        on_inbox: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._vault = vault
+        self._tenant = vault.tenant
+        self._clock = clock
+        self._on_inbox = on_inbox
+        # Statements are built once, not per request.
+        self._ins_inbox = _insert_ignore(dialect, Inbox.__table__, ["wamid"])
+        self._ins_status = _insert_ignore(dialect, StatusEvent.__table__, ["wamid", "status"])
+        self._ins_event = _insert_ignore(dialect, WebhookEvent.__table__, ["event_key"])
+        self.committer: GroupCommitter[IngestBatch] = GroupCommitter(
+            engine,
+            self._write,
+            queue_limit=queue_limit,
+            after_commit=self._after_commit,
+            name="ingest",
+        )
+
+    def start(self) -> None:
+        self.committer.start()
+
+    async def close(self) -> None:
+        await self.committer.close()
+
+    async def store(self, parsed: ParsedWebhook) -> None:
+        """Commit everything in ``parsed``; returns only once it is durable."""
+        batch = self.build(parsed)
+        if batch.inbox or batch.statuses or batch.events:
+            await self.committer.submit(batch)
+
+    # -- row building (event loop, cheap) -----------------------------------
+    def build(self, parsed: ParsedWebhook) -> IngestBatch:
+        now = self._clock()
+        batch = IngestBatch()
+        for msg in parsed.messages:
+            batch.inbox.append(self._inbox_row(msg, now))
+        for st in parsed.statuses:
+            self._status_rows(st, now, batch)
+        for ev in parsed.events:
+            batch.events.append(
+                {
+                    "tenant": self._tenant,
+                    "field": ev.field[:64],
+                    "entry_id": ev.entry_id[:64],
+                    "phone_number_id": ev.phone_number_id[:64],
+                    "event_key": ev.event_key[:160],
+                    "payload_enc": self._vault.seal_json(
+                        "webhook_events", "payload", ev.event_key, ev.value
+                    ),
+                    "received_at": now,
+                    "processed": False,
+                }
+            )
+        return batch
+
+    def _inbox_row(self, msg: InboundMessage, now: float) -> dict[str, Any]:
+        text_value = msg.text
+        secrets: list[str] = []
+        raw: Any = msg.raw
+        if text_value:
+            red = redact(text_value)
+            if red.findings:
+                secrets = sorted({f.kind for f in red.findings})
+                text_value = red.text
+                raw = {"redacted": True, "type": msg.type}  # never keep the secret
+        payload = {
+            "wa": msg.wa_id,
+            "uid": msg.user_id,
+            "name": msg.profile_name,
+            "disp": msg.display_phone_number,
+            "type": msg.type,
+            "sub": msg.subtype,
+            "text": text_value,
+            "reply": msg.reply_id,
+            "ctx": msg.context_wamid,
+            "ref": dict(msg.referral) if msg.referral is not None else None,
+            "err": [e.code for e in msg.errors],
+            "secrets": secrets,
+            "raw": raw,
+        }
+        return {
+            "tenant": self._tenant,
+            "phone_number_id": msg.phone_number_id[:64],
+            "wamid": msg.wamid[:256],
+            "contact_ix": self._vault.contact_index(msg.wa_id),
+            "msg_type": msg.type[:32],
+            "payload_enc": self._vault.seal_json("inbox", "payload", msg.wamid, payload),
+            "msg_ts": msg.timestamp,
+            "received_at": now,
+            "status": "todo",
+            "attempts": 0,
+            "not_before": 0.0,
+        }
+
+    def _status_rows(self, st: StatusUpdate, now: float, batch: IngestBatch) -> None:
+        rank = STATUS_RANK.get(st.status)
+        error = st.errors[0] if st.errors else None
+        ref = None
+        cb = st.biz_opaque_callback_data
+        if cb and cb.startswith(CALLBACK_PREFIX):
+            ref = cb[len(CALLBACK_PREFIX):][:64]
+        batch.statuses.append(
+            {
+                "tenant": self._tenant,
+                "wamid": st.wamid[:256],
+                "status": st.status[:16],
+                "status_ts": st.timestamp,
+                "outbox_ref": ref,
+                "error_code": error.code if error else None,
+                "payload_enc": self._vault.seal_json(
+                    "status_events", "payload", f"{st.wamid}:{st.status}", st.raw
+                ),
+                "received_at": now,
+            }
+        )
+        if rank is None:
+            return
+        params = {
+            "status": st.status[:16],
+            "rank": rank,
+            "error_code": error.code if error else None,
+            "error_title": error.title[:200] if error else None,
+            "wamid": st.wamid[:256],
+            "now": now,
+        }
+        if ref is not None:
+            params["ref"] = ref
+            batch.applies_by_ref.append(params)
+        else:
+            batch.applies_by_wamid.append(params)
+
+    # -- writing (writer thread) -------------------------------------------
+    def _write(self, conn: Connection, batches: Sequence[IngestBatch]) -> None:
+        inbox = [r for b in batches for r in b.inbox]
+        statuses = [r for b in batches for r in b.statuses]
+        events = [r for b in batches for r in b.events]
+        by_ref = [r for b in batches for r in b.applies_by_ref]
+        by_wamid = [r for b in batches for r in b.applies_by_wamid]
+        if inbox:
+            conn.execute(self._ins_inbox, inbox)
+        if statuses:
+            conn.execute(self._ins_status, statuses)
+        if events:
+            conn.execute(self._ins_event, events)
+        # The rank guard in the UPDATE makes the result independent of arrival order.
+        if by_ref:
+            conn.execute(_APPLY_BY_REF, by_ref)
+        if by_wamid:
+            conn.execute(_APPLY_BY_WAMID, by_wamid)
+
+    def _after_commit(self, batches: Sequence[IngestBatch]) -> None:
+        if self._on_inbox is not None and any(b.inbox for b in batches):
+            self._on_inbox()

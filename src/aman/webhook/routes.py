@@ -1,0 +1,148 @@
+"""The webhook endpoint as a lean ASGI app: verify, read bounded, check HMAC, store, ack.
+
+GET answers Meta's subscription challenge.  POST reads at most ``max_body``
+bytes (413 beyond), verifies ``X-Hub-Signature-256`` before parsing (401, nothing
+stored), parses (400 on a bad shape) and answers 200 only after the durable
+write.  When storage is overloaded or down it answers 503 so Meta retries.
+This is the hot path: no framework routing, no per-request set-up.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from aman import metrics
+from aman.storage.groupcommit import Overloaded, StorageUnavailable
+from aman.webhook.ingest import Ingestor
+from aman.webhook.parser import WebhookShapeError, parse_webhook_bytes
+from aman.webhook.signature import verify_signature
+
+__all__ = ["WebhookApp"]
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    headers = list(_TEXT)
+    headers.append((b"content-length", str(len(body)).encode()))
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class WebhookApp:
+    """ASGI app for ``/webhook``."""
+
+    def __init__(
+        self, *, app_secret: bytes, verify_token: bytes, ingestor: Ingestor, max_body: int
+    ) -> None:
+        self._secret = app_secret
+        self._verify_token = verify_token
+        self._ingestor = ingestor
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method == "POST":
+            await self._post(scope, receive, send)
+        elif method in ("GET", "HEAD"):
+            await self._verify(scope, send)
+        else:
+            await _respond(send, 405, b"method not allowed", [(b"allow", b"GET, POST")])
+
+    async def _verify(self, scope: Scope, send: Send) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=10)
+        mode = query.get("hub.mode", [""])[0]
+        token = query.get("hub.verify_token", [""])[0].encode()
+        challenge = query.get("hub.challenge", [""])[0]
+        if (
+            mode == "subscribe"
+            and hmac.compare_digest(token, self._verify_token)
+            and challenge
+            and len(challenge) <= 256
+            and challenge.isprintable()
+        ):
+            await _respond(send, 200, challenge.encode())
+            return
+        metrics.WEBHOOK_VERIFY_FAILED.inc()
+        await _respond(send, 403, b"forbidden")
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        limit = self._max_body
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    if int(value) > limit:
+                        raise _TooLarge
+                except ValueError:
+                    raise _TooLarge from None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ConnectionError("client went away")
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise _TooLarge
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body = await self._read_body(scope, receive)
+        except _TooLarge:
+            metrics.WEBHOOK_RESULTS.labels("too_large").inc()
+            await _respond(send, 413, b"payload too large")
+            return
+        except ConnectionError:
+            return
+        signature = None
+        for name, value in scope["headers"]:
+            if name == b"x-hub-signature-256":
+                signature = value.decode("latin-1")
+                break
+        if not verify_signature(self._secret, body, signature):
+            metrics.WEBHOOK_RESULTS.labels("bad_signature").inc()
+            await _respond(send, 401, b"invalid signature")
+            return
+        try:
+            parsed = parse_webhook_bytes(body)
+        except WebhookShapeError as exc:
+            metrics.WEBHOOK_RESULTS.labels("bad_shape").inc()
+            await _respond(send, 400, f"bad webhook body: {exc}"[:300].encode())
+            return
+        try:
+            await self._ingestor.store(parsed)
+        except Overloaded:
+            metrics.WEBHOOK_RESULTS.labels("overloaded").inc()
+            await _respond(send, 503, b"busy, retry later", [(b"retry-after", b"1")])
+            return
+        except StorageUnavailable:
+            metrics.WEBHOOK_RESULTS.labels("storage_down").inc()
+            log.warning("webhook not stored: storage unavailable")
+            await _respond(send, 503, b"storage unavailable, retry later", [(b"retry-after", b"5")])
+            return
+        metrics.WEBHOOK_RESULTS.labels("stored").inc()
+        metrics.WEBHOOK_ITEMS.inc(len(parsed.messages) + len(parsed.statuses) + len(parsed.events))
+        await _respond(send, 200, b"OK")

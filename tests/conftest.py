@@ -1,0 +1,50 @@
+"""Shared fixtures: every storage test runs on SQLite and on the real PostgreSQL.
+
+PostgreSQL tests need ``AMAN_TEST_POSTGRES_URL`` (``.ci/run`` sets it); each
+test gets its own schema, dropped afterwards.  In CI a missing PostgreSQL is a
+failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_URL = os.environ.get("AMAN_TEST_POSTGRES_URL", "")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _pg_admin_url() -> str:
+    return PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh empty database URL, once per dialect."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aman.db'}"
+        return
+    if not PG_URL:
+        if os.environ.get("CI") == "true":
+            pytest.fail("AMAN_TEST_POSTGRES_URL is not set in CI")
+        pytest.skip("set AMAN_TEST_POSTGRES_URL to run the PostgreSQL variant")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
