@@ -18,9 +18,13 @@ FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
 def stack_for(tmp_path: Path, db_url: str, **kw: object) -> DemoStack:
     # These tests post webhooks directly (not through the simulated phone), so the
     # simulator has not seen the customer write: do not enforce the 24 h window.
-    return DemoStack(tmp_path, bot="echo", statuses=False,
-                     settings_overrides={"database_url": db_url, **kw},
-                     simulator_options={"enforce_window": False})
+    return DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={"database_url": db_url, **kw},
+        simulator_options={"enforce_window": False},
+    )
 
 
 async def test_verify_challenge(tmp_path: Path, db_url: str) -> None:
@@ -46,12 +50,13 @@ async def test_bad_and_missing_signatures_store_nothing(tmp_path: Path, db_url: 
         assert (await post(st, body, signature="sha256=" + "0" * 64))[0] == 401
         assert (await post(st, body, signature="sha1=abc"))[0] == 401
         # Signature of another body (replay with a modified body).
-        good = (await post(st, body + b" ", signature="auto"))
+        good = await post(st, body + b" ", signature="auto")
         assert good[0] in (200, 400)
         assert scalar(st, "select count(*) from inbox where wamid = 'wamid.SIG1'") in (0, 1)
         assert scalar(st, "select count(*) from inbox") <= 1
         tampered = orjson.dumps(text_body("wamid.SIG2"))
         from aman.webhook.signature import sign
+
         sig = sign(st.settings.app_secret.reveal().encode(), body)  # type: ignore[union-attr]
         assert (await post(st, tampered, signature=sig))[0] == 401
         assert scalar(st, "select count(*) from inbox where wamid = 'wamid.SIG2'") == 0
@@ -62,25 +67,39 @@ async def test_oversize_body_is_413(tmp_path: Path, db_url: str) -> None:
         big = orjson.dumps(text_body("wamid.BIG", body="x" * 4000))
         status_code, _ = await post(st, big)
         assert status_code == 413
+
         # Chunked upload without content-length is cut off as well.
         async def chunks():  # type: ignore[no-untyped-def]
             for _ in range(10):
                 yield b"y" * 1024
-        async with aiohttp.ClientSession() as s, s.post(
-            f"{st.url}/webhook", data=chunks(), headers={"x-hub-signature-256": "sha256=" + "0" * 64}
-        ) as r:
+
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(
+                f"{st.url}/webhook",
+                data=chunks(),
+                headers={"x-hub-signature-256": "sha256=" + "0" * 64},
+            ) as r,
+        ):
             assert r.status == 413
         assert scalar(st, "select count(*) from inbox") == 0
         # ...and the server keeps serving.
         assert (await post(st, text_body("wamid.SMALL")))[0] == 200
 
 
-async def test_malformed_bodies_are_400_and_server_keeps_serving(tmp_path: Path, db_url: str) -> None:
+async def test_malformed_bodies_are_400_and_server_keeps_serving(
+    tmp_path: Path, db_url: str
+) -> None:
     async with stack_for(tmp_path, db_url) as st:
-        for bad in [b"not json", b"[1,2]", b'{"object":"page","entry":[]}',
-                    b'{"object":"whatsapp_business_account","entry":{}}',
-                    b"\xff\xfe\x00", b"[" * 100000 + b"]" * 100000,
-                    orjson.dumps(envelope([{"from": "6281", "type": "text"}]))]:
+        for bad in [
+            b"not json",
+            b"[1,2]",
+            b'{"object":"page","entry":[]}',
+            b'{"object":"whatsapp_business_account","entry":{}}',
+            b"\xff\xfe\x00",
+            b"[" * 100000 + b"]" * 100000,
+            orjson.dumps(envelope([{"from": "6281", "type": "text"}])),
+        ]:
             code, text = await post(st, bad)
             assert code == 400, (bad[:40], code, text)
         assert (await post(st, text_body("wamid.AFTER")))[0] == 200
@@ -97,6 +116,7 @@ async def test_duplicate_message_is_processed_once(tmp_path: Path, db_url: str) 
         assert (await post(st, body))[0] == 200  # a redelivery days later
         assert scalar(st, "select count(*) from inbox where wamid = 'wamid.DUP1'") == 1
         import asyncio
+
         await asyncio.sleep(0.3)
         assert len(st.simulator.sent) == 1
 
@@ -107,6 +127,7 @@ async def test_every_message_type_fixture_is_stored(tmp_path: Path, db_url: str)
     async with stack_for(tmp_path, db_url) as st:
         expected = 0
         from aman.webhook.parser import parse_webhook_bytes
+
         for path in files:
             raw = path.read_bytes()
             parsed = parse_webhook_bytes(raw)
@@ -117,8 +138,18 @@ async def test_every_message_type_fixture_is_stored(tmp_path: Path, db_url: str)
         wamids = {m.wamid for p in files for m in parse_webhook_bytes(p.read_bytes()).messages}
         assert stored == len(wamids) and expected >= len(wamids) > 15
         types = {r[0] for r in rows(st, "select distinct msg_type from inbox")}
-        for t in ("text", "image", "location", "contacts", "interactive", "button", "reaction",
-                  "order", "system", "unsupported"):
+        for t in (
+            "text",
+            "image",
+            "location",
+            "contacts",
+            "interactive",
+            "button",
+            "reaction",
+            "order",
+            "system",
+            "unsupported",
+        ):
             assert t in types, t
         assert scalar(st, "select count(*) from webhook_events") >= 3
 
@@ -147,9 +178,12 @@ async def test_failed_status_is_kept_with_its_code(tmp_path: Path, db_url: str) 
         await post(st, text_body("wamid.IN2", body="b"))
         sent = await st.simulator.wait_for_sent(1, 10)
         wamid = sent[0].wamid
-        await until(lambda: scalar(st, "select count(*) from outbox where wamid = :w", w=wamid) == 1)
-        await post(st, envelope(statuses=[status(wamid, "sent"),
-                                          status(wamid, "failed", code=131026)]))
+        await until(
+            lambda: scalar(st, "select count(*) from outbox where wamid = :w", w=wamid) == 1
+        )
+        await post(
+            st, envelope(statuses=[status(wamid, "sent"), status(wamid, "failed", code=131026)])
+        )
         await post(st, envelope(statuses=[status(wamid, "delivered")]))
         got = rows(st, "select delivery_status, error_code from outbox where wamid = :w", w=wamid)
         assert got == [("failed", 131026)]
@@ -161,8 +195,14 @@ async def test_batched_body_with_several_entries(tmp_path: Path, db_url: str) ->
         b = text_body("wamid.B2", "6282222222222", "dua")
         a["entry"].append(b["entry"][0])
         a["entry"][0]["changes"][0]["value"]["messages"].append(
-            {"from": "6281111111111", "id": "wamid.B3", "timestamp": "1700000000",
-             "type": "text", "text": {"body": "tiga"}})
+            {
+                "from": "6281111111111",
+                "id": "wamid.B3",
+                "timestamp": "1700000000",
+                "type": "text",
+                "text": {"body": "tiga"},
+            }
+        )
         assert (await post(st, a))[0] == 200
         sent = await st.simulator.wait_for_sent(3, 10)
         assert sorted(m.body["text"]["body"] for m in sent) == ["dua", "satu", "tiga"]

@@ -66,8 +66,9 @@ def create_app(runtime: Runtime) -> _Dispatch:
     if runtime.role in ("all", "web"):
         if s.app_secret is None or s.verify_token is None:
             raise ValueError("AMAN_APP_SECRET and AMAN_VERIFY_TOKEN are required for the web role")
-        webhook = _LazyWebhook(runtime, s.app_secret.reveal().encode(),
-                               s.verify_token.reveal().encode(), s.max_body)
+        webhook = _LazyWebhook(
+            runtime, s.app_secret.reveal().encode(), s.verify_token.reveal().encode(), s.max_body
+        )
     return _Dispatch(webhook, rest)  # type: ignore[arg-type]
 
 
@@ -86,10 +87,19 @@ class _LazyWebhook:
         if app is None:
             ingestor = self._runtime.ingestor
             if ingestor is None:
-                await send({"type": "http.response.start", "status": 503,
-                            "headers": [(b"content-type", b"text/plain")]})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [(b"content-type", b"text/plain")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": b"starting"})
                 return
-            app = self._app = WebhookApp(app_secret=self._secret, verify_token=self._token,
-                                         ingestor=ingestor, max_body=self._max_body)
+            app = self._app = WebhookApp(
+                app_secret=self._secret,
+                verify_token=self._token,
+                ingestor=ingestor,
+                max_body=self._max_body,
+            )
         await app(scope, receive, send)

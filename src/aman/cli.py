@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from aman import __version__
 from aman.config import ConfigError, Settings
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -60,8 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="webhook receiver, API and background workers")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--role", default="all", choices=["all", "web", "worker", "sender", "scheduler"],
-                   help="which part this process runs (scale-out on PostgreSQL)")
+    p.add_argument(
+        "--role",
+        default="all",
+        choices=["all", "web", "worker", "sender", "scheduler"],
+        help="which part this process runs (scale-out on PostgreSQL)",
+    )
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("demo", help="everything against the embedded Cloud API simulator")
@@ -72,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="talk to a bot in the terminal through the full pipeline")
     p.add_argument("--bot", default="shop", help="bank, shop or echo")
-    p.add_argument("--as", dest="as_number", default="+6281234567890",
-                   help="the customer's phone number")
+    p.add_argument(
+        "--as", dest="as_number", default="+6281234567890", help="the customer's phone number"
+    )
     p.add_argument("--name", default="Budi", help="the customer's profile name")
     p.set_defaults(func=_chat)
 
@@ -88,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register(sub: argparse._SubParsersAction[argparse.ArgumentParser], module: str) -> None:
+    """Let a domain package add its command group (imports stay lazy inside it)."""
     import importlib
 
     mod = importlib.import_module(module)

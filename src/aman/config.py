@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-__all__ = ["ConfigError", "Secret", "Settings", "DEFAULT_GRAPH_API_URL"]
+__all__ = ["DEFAULT_GRAPH_API_URL", "ConfigError", "Secret", "Settings"]
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v23.0"
 DEFAULT_MAX_BODY = 3 * 1024 * 1024
@@ -107,6 +107,7 @@ class Settings:
     worker_stale_seconds: float = 15.0
     ingest_queue_limit: int = 20000
     poll_seconds: float = 1.0
+    graph_timeout: float = 15.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,9 +132,12 @@ class Settings:
             sender_concurrency=_int(env, "AMAN_SENDER_CONCURRENCY", 64, low=1, high=1024),
             max_send_attempts=_int(env, "AMAN_MAX_SEND_ATTEMPTS", 8, low=1, high=100),
             reconcile_seconds=_float(env, "AMAN_RECONCILE_SECONDS", 30.0, low=0.1, high=86400.0),
-            worker_stale_seconds=_float(env, "AMAN_WORKER_STALE_SECONDS", 15.0, low=0.5, high=3600.0),
+            worker_stale_seconds=_float(
+                env, "AMAN_WORKER_STALE_SECONDS", 15.0, low=0.5, high=3600.0
+            ),
             ingest_queue_limit=_int(env, "AMAN_INGEST_QUEUE_LIMIT", 20000, low=10, high=1_000_000),
             poll_seconds=_float(env, "AMAN_POLL_SECONDS", 1.0, low=0.01, high=60.0),
+            graph_timeout=_float(env, "AMAN_GRAPH_TIMEOUT", 15.0, low=0.1, high=300.0),
         )
 
     def missing_secrets(self) -> list[str]:
@@ -155,7 +159,8 @@ class Settings:
         missing = self.missing_secrets()
         if missing:
             raise ConfigError(
-                "refusing to start: missing " + ", ".join(missing)
+                "refusing to start: missing "
+                + ", ".join(missing)
                 + " (set them in the environment; see README 'Configuration')"
             )
 

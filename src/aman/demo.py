@@ -23,6 +23,7 @@ import uvicorn
 
 from aman.app import create_app
 from aman.config import Secret, Settings
+from aman.engine.bot import Bot
 from aman.engine.builtin import load_builtin_bot
 from aman.runtime import Runtime
 from aman.security.crypto import generate_master_key
@@ -71,12 +72,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the embedding program owns signals."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+
 @dataclass
 class DemoStack:
     """Simulator + aman on loopback; use as ``async with DemoStack(...) as stack``."""
 
     data_dir: Path
-    bot: str = "shop"
+    bot: str | Bot = "shop"
     host: str = "127.0.0.1"
     port: int = 0
     statuses: bool = True
@@ -87,8 +95,9 @@ class DemoStack:
         self._sock = _bind(self.host, self.port)
         self.port = self._sock.getsockname()[1]
         self.url = f"http://{self.host}:{self.port}"
-        settings = demo_settings(self.data_dir, bot=self.bot, **(self.settings_overrides or {}))
-        assert settings.app_secret is not None and settings.access_token is not None  # noqa: S101
+        name = self.bot if isinstance(self.bot, str) else self.bot.name
+        settings = demo_settings(self.data_dir, bot=name, **(self.settings_overrides or {}))
+        assert settings.app_secret is not None and settings.access_token is not None
         self.simulator = Simulator(
             SimulatorConfig(
                 access_token=settings.access_token.reveal(),
@@ -101,13 +110,17 @@ class DemoStack:
         )
         await self.simulator.start(self.host, 0)
         self.settings = settings.with_(graph_api_url=self.simulator.graph_url)
-        self.runtime = Runtime(self.settings, load_builtin_bot(self.bot))
+        bot = load_builtin_bot(self.bot) if isinstance(self.bot, str) else self.bot
+        self.runtime = Runtime(self.settings, bot)
         config = uvicorn.Config(
-            create_app(self.runtime), lifespan="on", access_log=False, log_level="warning",
-            loop="asyncio", http="httptools",
+            create_app(self.runtime),
+            lifespan="on",
+            access_log=False,
+            log_level="warning",
+            loop="asyncio",
+            http="httptools",
         )
-        self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.server = _QuietServer(config)
         self._serve = asyncio.create_task(self.server.serve(sockets=[self._sock]))
         while not self.server.started:
             if self._serve.done():
@@ -135,11 +148,14 @@ def run_demo(*, host: str, port: int, data_dir: str) -> int:
             loop.add_signal_handler(sig, stop.set)
         async with DemoStack(Path(data_dir), bot="shop", host=host, port=port) as stack:
             print(f"aman demo running (bot: {stack.bot})")
-            print(f"  aman:       {stack.url}/  (health {stack.url}/healthz, metrics {stack.url}/metrics)")
+            print(f"  aman:       {stack.url}/")
+            print(f"  health:     {stack.url}/healthz   metrics: {stack.url}/metrics")
             print(f"  simulator:  {stack.simulator.base_url}/_sim/stats")
-            print(f"  talk to it: curl -X POST {stack.simulator.base_url}/_sim/inbound "
-                  "-H 'content-type: application/json' "
-                  "-d '{\"from\": \"6281234567890\", \"text\": \"halo\"}'")
+            print(
+                f"  talk to it: curl -X POST {stack.simulator.base_url}/_sim/inbound "
+                "-H 'content-type: application/json' "
+                '-d \'{"from": "6281234567890", "text": "halo"}\''
+            )
             print(f"  replies:    {stack.simulator.base_url}/_sim/messages")
             print("  or in a terminal: aman chat --bot shop   (Ctrl-C stops the demo)", flush=True)
             await stop.wait()
@@ -158,11 +174,15 @@ def _render(body: dict[str, Any]) -> tuple[str, list[tuple[str, str, str]]]:
         text = str(inter.get("body", {}).get("text", ""))
         action = inter.get("action", {})
         if inter.get("type") == "button":
-            return text, [(b["reply"]["id"], b["reply"]["title"], "button")
-                          for b in action.get("buttons", [])]
+            return text, [
+                (b["reply"]["id"], b["reply"]["title"], "button") for b in action.get("buttons", [])
+            ]
         if inter.get("type") == "list":
-            rows = [(r["id"], r["title"], "list")
-                    for s in action.get("sections", []) for r in s.get("rows", [])]
+            rows = [
+                (r["id"], r["title"], "list")
+                for s in action.get("sections", [])
+                for r in s.get("rows", [])
+            ]
             return text, rows
     if kind == "template":
         return f"[template {body.get('template', {}).get('name')}]", []

@@ -14,9 +14,7 @@ __all__ = [
     "WEBHOOK_VERIFY_FAILED",
 ]
 
-WEBHOOK_RESULTS = Counter(
-    "aman_webhook_requests_total", "Webhook POSTs by outcome", ["outcome"]
-)
+WEBHOOK_RESULTS = Counter("aman_webhook_requests_total", "Webhook POSTs by outcome", ["outcome"])
 WEBHOOK_ITEMS = Counter(
     "aman_webhook_items_total", "Messages, statuses and events stored from webhooks"
 )

@@ -65,7 +65,9 @@ class Runtime:
         pool = 10 if self.dialect == "postgresql" else 5
         self.engine = make_engine(s.database_url, pool_size=pool)
         upgrade(self.engine)
-        self.vault = Vault.open_or_create(self.engine, s.tenant, load_master_key(s.master_key.reveal()))
+        self.vault = Vault.open_or_create(
+            self.engine, s.tenant, load_master_key(s.master_key.reveal())
+        )
 
     def _has(self, role: str) -> bool:
         return self.role in ("all", role)
@@ -77,25 +79,44 @@ class Runtime:
         wid = lambda: self.worker_id  # noqa: E731 - read at use: it changes if re-registered
         if self._has("worker"):
             self.inbox_worker = InboxWorker(
-                engine=self.engine, vault=self.vault, bot=self.bot, dialect=self.dialect,
-                worker_id=wid, batch=s.worker_batch, mark_read=s.mark_read,
-                poll_seconds=s.poll_seconds, on_outbox=self._wake_sender,
+                engine=self.engine,
+                vault=self.vault,
+                bot=self.bot,
+                dialect=self.dialect,
+                worker_id=wid,
+                batch=s.worker_batch,
+                mark_read=s.mark_read,
+                poll_seconds=s.poll_seconds,
+                on_outbox=self._wake_sender,
             )
         if self._has("sender"):
             if s.access_token is None:
                 raise ValueError("AMAN_ACCESS_TOKEN is required to send")
-            graph = GraphClient(s.graph_api_url, s.access_token.reveal(),
-                                pool_size=max(8, s.sender_concurrency))
+            graph = GraphClient(
+                s.graph_api_url,
+                s.access_token.reveal(),
+                timeout=s.graph_timeout,
+                pool_size=max(8, s.sender_concurrency),
+            )
             self.sender = Sender(
-                engine=self.engine, vault=self.vault, graph=graph, dialect=self.dialect,
-                worker_id=wid, rate=s.send_rate, concurrency=s.sender_concurrency,
+                engine=self.engine,
+                vault=self.vault,
+                graph=graph,
+                dialect=self.dialect,
+                worker_id=wid,
+                rate=s.send_rate,
+                concurrency=s.sender_concurrency,
                 retry=RetryPolicy(max_attempts=s.max_send_attempts),
-                poll_seconds=s.poll_seconds, reconcile_seconds=s.reconcile_seconds,
+                poll_seconds=s.poll_seconds,
+                reconcile_seconds=s.reconcile_seconds,
             )
         if self._has("web"):
             self.ingestor = Ingestor(
-                self.engine, self.vault, dialect=self.dialect,
-                queue_limit=s.ingest_queue_limit, on_inbox=self._wake_worker,
+                self.engine,
+                self.vault,
+                dialect=self.dialect,
+                queue_limit=s.ingest_queue_limit,
+                on_inbox=self._wake_worker,
             )
             self.ingestor.start()
         # Reclaim work of processes that died before we came up, then keep watch.
@@ -128,7 +149,11 @@ class Runtime:
         if dead or reclaimed or uncertain or resent:
             log.info(
                 "housekeeping: %d dead worker(s), %d message(s) reclaimed, %d send(s) uncertain, "
-                "%d resent after reconciliation", len(dead), reclaimed, uncertain, resent,
+                "%d resent after reconciliation",
+                len(dead),
+                reclaimed,
+                uncertain,
+                resent,
             )
             if reclaimed:
                 self._wake_worker()

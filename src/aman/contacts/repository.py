@@ -16,16 +16,15 @@ __all__ = ["ContactRepository"]
 class ContactRepository:
     def __init__(self, dialect: str) -> None:
         ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = ins(Contact.__table__)
+        stmt = ins(Contact)
         excluded = stmt.excluded
-        table = Contact.__table__
         self._upsert = stmt.on_conflict_do_update(
             index_elements=["tenant", "contact_ix"],
             set_={
                 "last_inbound_at": excluded.last_inbound_at,
                 "name_enc": excluded.name_enc,
             },
-            where=table.c.last_inbound_at <= excluded.last_inbound_at,
+            where=Contact.last_inbound_at <= excluded.last_inbound_at,
         )
 
     def touch(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

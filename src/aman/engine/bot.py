@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Bot", "BotResult", "Incoming", "Reply", "text_reply", "buttons_reply"]
+__all__ = ["Bot", "BotResult", "Incoming", "Reply", "buttons_reply", "text_reply"]
 
 
 @dataclass(frozen=True, slots=True)

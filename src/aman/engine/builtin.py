@@ -13,7 +13,7 @@ from typing import Any
 from aman.engine.bot import Bot, BotResult, Incoming, Reply, buttons_reply, text_reply
 from aman.security.redact import SECRET_WARNING_EN, SECRET_WARNING_ID
 
-__all__ = ["EchoBot", "MenuBot", "load_builtin_bot", "BUILTIN_BOTS"]
+__all__ = ["BUILTIN_BOTS", "EchoBot", "MenuBot", "load_builtin_bot"]
 
 
 class EchoBot:
@@ -85,7 +85,8 @@ class MenuBot:
         new_state = {"messages": seen}
         if msg.secrets:
             return BotResult(
-                (text_reply(f"{SECRET_WARNING_ID}\n{SECRET_WARNING_EN}"), self._menu(msg)), new_state
+                (text_reply(f"{SECRET_WARNING_ID}\n{SECRET_WARNING_EN}"), self._menu(msg)),
+                new_state,
             )
         if msg.reply_id and msg.reply_id in self._t.answers:
             return BotResult((text_reply(self._t.answers[msg.reply_id]),), new_state)

@@ -18,7 +18,7 @@ class StateStore:
     def __init__(self, dialect: str, vault: Vault) -> None:
         self._vault = vault
         ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = ins(Conversation.__table__)
+        stmt = ins(Conversation)
         self._upsert = stmt.on_conflict_do_update(
             index_elements=["tenant", "phone_number_id", "contact_ix"],
             set_={"state_enc": stmt.excluded.state_enc, "updated_at": stmt.excluded.updated_at},

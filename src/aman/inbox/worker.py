@@ -29,7 +29,7 @@ from aman.inbox.repository import ClaimedMessage, InboxRepository
 from aman.outbox.repository import OutboxRepository
 from aman.storage.vault import Vault
 
-__all__ = ["InboxWorker", "RETRY_DELAYS"]
+__all__ = ["RETRY_DELAYS", "InboxWorker"]
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +127,15 @@ class InboxWorker:
             self._contacts.touch(conn, contacts)
             self._states.save(conn, new_states, now)
             for msg, error in failed:
-                delay = RETRY_DELAYS[msg.attempts - 1] if msg.attempts <= len(RETRY_DELAYS) else None
+                delay = (
+                    RETRY_DELAYS[msg.attempts - 1] if msg.attempts <= len(RETRY_DELAYS) else None
+                )
                 self._inbox.release(
-                    conn, worker, msg.id, error=error, retry_at=None if delay is None else now + delay
+                    conn,
+                    worker,
+                    msg.id,
+                    error=error,
+                    retry_at=None if delay is None else now + delay,
                 )
         if failed:
             log.warning("inbox worker: %d message(s) failed in the bot", len(failed))
@@ -138,12 +144,16 @@ class InboxWorker:
         self.processed += len(owned)
         return len(claimed)
 
-    def _contact_row(self, msg: ClaimedMessage, payload: dict[str, Any], now: float) -> dict[str, Any]:
+    def _contact_row(
+        self, msg: ClaimedMessage, payload: dict[str, Any], now: float
+    ) -> dict[str, Any]:
         name = payload.get("name")
         return {
             "tenant": msg.tenant,
             "contact_ix": msg.contact_ix,
-            "wa_id_enc": self._vault.seal("contacts", "wa_id", msg.contact_ix, payload["wa"].encode()),
+            "wa_id_enc": self._vault.seal(
+                "contacts", "wa_id", msg.contact_ix, payload["wa"].encode()
+            ),
             "name_enc": self._vault.seal("contacts", "name", msg.contact_ix, name.encode())
             if name
             else None,
@@ -169,22 +179,35 @@ class InboxWorker:
         rows = []
         if self._mark_read:
             ref = f"r{msg.id}"
-            body = {"msg": {"messaging_product": "whatsapp", "status": "read", "message_id": msg.wamid}}
+            receipt = {
+                "msg": {"messaging_product": "whatsapp", "status": "read", "message_id": msg.wamid}
+            }
             rows.append(
-                base | {"ref": ref, "seq": 0, "kind": "read",
-                        "body_enc": self._vault.seal_json("outbox", "body", ref, body)}
+                base
+                | {
+                    "ref": ref,
+                    "seq": 0,
+                    "kind": "read",
+                    "body_enc": self._vault.seal_json("outbox", "body", ref, receipt),
+                }
             )
         for seq, reply in enumerate(replies):
             ref = f"m{msg.id}.{seq}"
-            head = {"messaging_product": "whatsapp", "recipient_type": "individual",
-                    "to": incoming.wa_id}
-            body = {
-                "msg": head | dict(reply.message),
-                "fallback": head | dict(reply.fallback) if reply.fallback is not None else None,
+            head = {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": incoming.wa_id,
             }
+            fallback = head | dict(reply.fallback) if reply.fallback is not None else None
+            body: dict[str, Any] = {"msg": head | dict(reply.message), "fallback": fallback}
             rows.append(
-                base | {"ref": ref, "seq": seq, "kind": "message",
-                        "body_enc": self._vault.seal_json("outbox", "body", ref, body)}
+                base
+                | {
+                    "ref": ref,
+                    "seq": seq,
+                    "kind": "message",
+                    "body_enc": self._vault.seal_json("outbox", "body", ref, body),
+                }
             )
         return rows
 
@@ -201,4 +224,3 @@ def _incoming(msg: ClaimedMessage, payload: dict[str, Any]) -> Incoming:
         timestamp=msg.msg_ts,
         secrets=tuple(payload.get("secrets") or ()),
     )
-

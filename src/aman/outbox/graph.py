@@ -8,14 +8,13 @@ are classified into what the sender should do next (see ``classify``).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 
 import aiohttp
 import orjson
 
-__all__ = ["GraphClient", "GraphResult", "Decision", "classify", "TRANSIENT_CODES"]
+__all__ = ["TRANSIENT_CODES", "Decision", "GraphClient", "GraphResult", "classify"]
 
 # Retry with back-off: throughput / pair rate / app or account rate limits / transient.
 TRANSIENT_CODES = frozenset({130429, 131056, 80007, 4, 17, 32, 613, 131000, 131016, 2, 1})
@@ -118,7 +117,7 @@ class GraphClient:
         except aiohttp.ClientConnectorError:
             # Never connected: the request certainly did not reach Meta.
             return GraphResult(None, latency_ms=_ms(started))
-        except (TimeoutError, asyncio.TimeoutError, aiohttp.ClientError):
+        except (TimeoutError, aiohttp.ClientError):
             # Sent (or partly sent) but no answer: Meta may have accepted it.
             return GraphResult(None, sent_uncertain=True, latency_ms=_ms(started))
         return _result(status, raw, retry_after, _ms(started))

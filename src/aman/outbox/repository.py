@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, text
+from sqlalchemy import Connection, TextClause, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aman.storage.models import Outbox, SendAttempt
@@ -75,10 +75,10 @@ class OutboxRepository:
         lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
         self._claim: TextClause = text(_CLAIM.format(lock=lock))
         ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self._insert = ins(Outbox.__table__).on_conflict_do_nothing(
+        self._insert = ins(Outbox).on_conflict_do_nothing(
             index_elements=["inbox_id", "seq", "kind"]
         )
-        self._insert_attempt = SendAttempt.__table__.insert()
+        self._insert_attempt = insert(SendAttempt)
         self._sent = text(
             "UPDATE outbox SET state = 'sent', wamid = COALESCE(wamid, :wamid), "
             "sent_at = COALESCE(sent_at, :at), worker_id = NULL WHERE id = :id "
@@ -100,9 +100,14 @@ class OutboxRepository:
             "UPDATE outbox SET state = 'todo', body_enc = :body, next_attempt_at = :at, "
             "worker_id = NULL, error_code = :code WHERE id = :id AND state = 'sending'"
         )
+        # Read receipts are idempotent: resend at once.  Messages wait for reconciliation.
         self._reap = text(
             "UPDATE outbox SET state = 'uncertain', reconcile_by = :deadline "
-            "WHERE state = 'sending' AND worker_id IS NULL"
+            "WHERE state = 'sending' AND worker_id IS NULL AND kind = 'message'"
+        )
+        self._reap_reads = text(
+            "UPDATE outbox SET state = 'todo', next_attempt_at = 0 "
+            "WHERE state = 'sending' AND worker_id IS NULL AND kind = 'read'"
         )
         self._resend = text(
             "UPDATE outbox SET state = 'todo', settled_by = 'resent', next_attempt_at = :now "
@@ -168,4 +173,5 @@ class OutboxRepository:
         """
         uncertain = conn.execute(self._reap, {"deadline": now + reconcile_seconds}).rowcount
         resent = conn.execute(self._resend, {"now": now}).rowcount
+        resent += conn.execute(self._reap_reads).rowcount
         return int(uncertain), int(resent)

@@ -70,7 +70,10 @@ class Sender:
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
         self._results: GroupCommitter[SendOutcome] = GroupCommitter(
-            engine, self._repo.record, queue_limit=1_000_000, name="send-results",
+            engine,
+            self._repo.record,
+            queue_limit=1_000_000,
+            name="send-results",
             after_commit=self._results_committed,
         )
         self._in_flight = 0
@@ -138,8 +141,13 @@ class Sender:
         except Exception as exc:  # noqa: BLE001 - never lose a claimed row silently
             log.error("sender: unexpected %s for outbox row %d", type(exc).__name__, row.id)
             outcome = SendOutcome(
-                row.id, row.attempts, "retry", self._clock(), 0.0,
-                error_title=type(exc).__name__, next_attempt_at=self._clock() + 5.0,
+                row.id,
+                row.attempts,
+                "retry",
+                self._clock(),
+                0.0,
+                error_title=type(exc).__name__,
+                next_attempt_at=self._clock() + 5.0,
             )
         finally:
             self._in_flight -= 1
@@ -148,8 +156,9 @@ class Sender:
         try:
             await self._results.submit(outcome)
         except Exception as exc:  # noqa: BLE001 - the reaper settles the row later
-            log.warning("sender: outcome not recorded (%s); row will be reconciled",
-                        type(exc).__name__)
+            log.warning(
+                "sender: outcome not recorded (%s); row will be reconciled", type(exc).__name__
+            )
 
     async def _attempt(self, row: ClaimedSend) -> SendOutcome:
         envelope = self._vault.open_json("outbox", "body", row.ref, row.body_enc)
@@ -158,8 +167,15 @@ class Sender:
             wait = self._pairs.take(row.contact_ix)
             if wait > 0:
                 now = self._clock()
-                return SendOutcome(row.id, row.attempts, "retry", now, 0.0,
-                                   error_title="pair rate pacing", next_attempt_at=now + wait)
+                return SendOutcome(
+                    row.id,
+                    row.attempts,
+                    "retry",
+                    now,
+                    0.0,
+                    error_title="pair rate pacing",
+                    next_attempt_at=now + wait,
+                )
             body["biz_opaque_callback_data"] = CALLBACK_PREFIX + row.ref
             await self._pacer(row.phone_number_id).acquire()
         result = await self._graph.send(row.phone_number_id, orjson.dumps(body))
@@ -167,23 +183,34 @@ class Sender:
         decision = classify(result)
         metrics.SEND_RESULTS.labels(row.kind, decision).inc()
         now = self._clock()
-        common = {"http_status": result.http_status, "error_code": result.error_code,
-                  "error_title": result.error_title}
+
+        def outcome(kind: str, **extra: Any) -> SendOutcome:
+            return SendOutcome(
+                row.id,
+                row.attempts,
+                kind,
+                now,
+                result.latency_ms,
+                result.http_status,
+                error_code=result.error_code,
+                error_title=result.error_title,
+                **extra,
+            )
+
         if decision == "sent":
             self.sent += 1
-            return SendOutcome(row.id, row.attempts, "sent", now, result.latency_ms,
-                               result.http_status, wamid=result.wamid)
+            return outcome("sent", wamid=result.wamid)
+        if decision == "uncertain" and row.kind == "read":
+            decision = "retry"  # marking read twice is harmless: no need to reconcile
         if decision == "uncertain":
-            return SendOutcome(row.id, row.attempts, "uncertain", now, result.latency_ms,
-                               next_attempt_at=now + self._reconcile, **common)
+            return outcome("uncertain", next_attempt_at=now + self._reconcile)
         if decision == "window" and envelope.get("fallback"):
-            new_body = self._vault.seal_json("outbox", "body", row.ref,
-                                             {"msg": envelope["fallback"], "fallback": None})
-            return SendOutcome(row.id, row.attempts, "fallback", now, result.latency_ms,
-                               new_body_enc=new_body, **common)
+            new_body = self._vault.seal_json(
+                "outbox", "body", row.ref, {"msg": envelope["fallback"], "fallback": None}
+            )
+            return outcome("fallback", new_body_enc=new_body)
         if decision == "retry":
             delay = self._retry.delay(row.attempts, result.retry_after, self._rng)
             if delay is not None:
-                return SendOutcome(row.id, row.attempts, "retry", now, result.latency_ms,
-                                   next_attempt_at=now + delay, **common)
-        return SendOutcome(row.id, row.attempts, "failed", now, result.latency_ms, **common)
+                return outcome("retry", next_attempt_at=now + delay)
+        return outcome("failed")

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-__all__ = ["Dialect", "make_engine", "normalize_url", "dialect_of"]
+__all__ = ["Dialect", "dialect_of", "make_engine", "normalize_url"]
 
 Dialect = str  # "sqlite" | "postgresql"
 

@@ -88,7 +88,9 @@ class GroupCommitter(Generic[T]):
                 try:
                     await loop.run_in_executor(self._executor, self._commit, items)
                 except Exception as exc:  # noqa: BLE001 - mapped to callers below
-                    log.warning("group commit of %d items failed: %s", len(items), type(exc).__name__)
+                    log.warning(
+                        "group commit of %d items failed: %s", len(items), type(exc).__name__
+                    )
                     await self._retry_one_by_one(batch)
                     continue
                 self.batches += 1

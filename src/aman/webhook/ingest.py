@@ -24,7 +24,7 @@ from aman.storage.models import Inbox, StatusEvent, WebhookEvent
 from aman.storage.vault import Vault
 from aman.webhook.types import InboundMessage, ParsedWebhook, StatusUpdate
 
-__all__ = ["CALLBACK_PREFIX", "IngestBatch", "Ingestor", "STATUS_RANK", "FAILED_RANK"]
+__all__ = ["CALLBACK_PREFIX", "FAILED_RANK", "STATUS_RANK", "IngestBatch", "Ingestor"]
 
 CALLBACK_PREFIX = "aman:"
 # Delivery progress; a status only ever raises the rank.  "failed" can only
@@ -94,9 +94,9 @@ class Ingestor:
         self._clock = clock
         self._on_inbox = on_inbox
         # Statements are built once, not per request.
-        self._ins_inbox = _insert_ignore(dialect, Inbox.__table__, ["wamid"])
-        self._ins_status = _insert_ignore(dialect, StatusEvent.__table__, ["wamid", "status"])
-        self._ins_event = _insert_ignore(dialect, WebhookEvent.__table__, ["event_key"])
+        self._ins_inbox = _insert_ignore(dialect, Inbox, ["wamid"])
+        self._ins_status = _insert_ignore(dialect, StatusEvent, ["wamid", "status"])
+        self._ins_event = _insert_ignore(dialect, WebhookEvent, ["event_key"])
         self.committer: GroupCommitter[IngestBatch] = GroupCommitter(
             engine,
             self._write,
@@ -187,7 +187,7 @@ class Ingestor:
         ref = None
         cb = st.biz_opaque_callback_data
         if cb and cb.startswith(CALLBACK_PREFIX):
-            ref = cb[len(CALLBACK_PREFIX):][:64]
+            ref = cb[len(CALLBACK_PREFIX) :][:64]
         batch.statuses.append(
             {
                 "tenant": self._tenant,

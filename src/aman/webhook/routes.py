@@ -37,7 +37,9 @@ class _TooLarge(Exception):
     pass
 
 
-async def _respond(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _respond(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     headers = list(_TEXT)
     headers.append((b"content-length", str(len(body)).encode()))
     if extra:

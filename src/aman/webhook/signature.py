@@ -20,4 +20,4 @@ def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
     if not header or len(header) != len(_PREFIX) + 64 or not header.startswith(_PREFIX):
         return False
     expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len(_PREFIX):].lower())
+    return hmac.compare_digest(expected, header[len(_PREFIX) :].lower())

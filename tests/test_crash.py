@@ -1,0 +1,208 @@
+"""kill -9 under load: every acknowledged message gets exactly one reply, none twice.
+
+aman (``aman serve``) and the simulator run as subprocesses.  The simulated
+phone sends a steady stream of messages (retrying webhooks like Meta does);
+aman is SIGKILLed mid-load and restarted on the same database.  Replies whose
+Graph request was in flight at the kill are *uncertain*; they are reconciled
+through the status webhooks that carry the outbox ref in
+``biz_opaque_callback_data`` (or resent when no status comes), and the test
+reports how many there were and how each was settled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from aman.security.crypto import generate_master_key
+
+pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+
+APP_SECRET = "crash-test-app-secret"
+TOKEN = "crash-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_aman(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "aman.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def wait_healthy(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            try:
+                async with s.get(f"{url}/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("aman did not become healthy")
+
+
+async def test_kill_9_mid_load_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    aman_port = free_port()
+    aman_url = f"http://127.0.0.1:{aman_port}"
+    sim_log = (tmp_path / "sim.log").open("wb")
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aman.simulator",
+            "--port",
+            "0",
+            "--webhook-url",
+            f"{aman_url}/webhook",
+            "--app-secret",
+            APP_SECRET,
+            "--access-token",
+            TOKEN,
+            "--status-delays",
+            "0.05,0.05,0.05",
+            "--retry-delays",
+            "0.3,0.5,1,1,2,2,3",
+            "--faults",
+            json.dumps({"latency_ms": 60, "latency_jitter_ms": 30}),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=sim_log,
+    )
+    aman: subprocess.Popen[bytes] | None = None
+    try:
+        assert sim.stdout is not None
+        line = sim.stdout.readline().decode()
+        graph_url = line.strip().split()[-1]
+        assert graph_url.startswith("http://127.0.0.1:"), line
+        sim_base = graph_url.rsplit("/", 1)[0]
+        env = {
+            **os.environ,
+            "AMAN_DATABASE_URL": f"sqlite:///{tmp_path / 'aman.db'}",
+            "AMAN_APP_SECRET": APP_SECRET,
+            "AMAN_VERIFY_TOKEN": "v",
+            "AMAN_ACCESS_TOKEN": TOKEN,
+            "AMAN_PHONE_NUMBER_ID": "106540352242922",
+            "AMAN_MASTER_KEY": generate_master_key(),
+            "AMAN_GRAPH_API_URL": graph_url,
+            "AMAN_BOT": "echo",
+            "AMAN_SEND_RATE": "400",
+            "AMAN_WORKER_STALE_SECONDS": "3",
+            "AMAN_RECONCILE_SECONDS": "4",
+            "AMAN_GRAPH_TIMEOUT": "3",
+            "AMAN_POLL_SECONDS": "0.2",
+        }
+        log = tmp_path / "aman.log"
+        aman = start_aman(env, aman_port, log)
+        await wait_healthy(aman_url)
+
+        users = [f"62813{i:08d}" for i in range(50)]
+        total = 500
+        results: dict[str, int] = {}
+
+        async def one(session: aiohttp.ClientSession, i: int) -> None:
+            text = f"msg-{i:04d}"
+            async with session.post(
+                f"{sim_base}/_sim/inbound", json={"from": users[i % len(users)], "text": text}
+            ) as r:
+                data = await r.json()
+                results[text] = int(data.get("status", 0))
+
+        async def load() -> None:
+            # Open loop at ~200 messages/s; each inbound waits for its own webhook retries.
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as s:
+                start = time.monotonic()
+                tasks = []
+                for i in range(total):
+                    delay = start + i / 200 - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    tasks.append(asyncio.create_task(one(s, i)))
+                await asyncio.gather(*tasks)
+
+        loader = asyncio.create_task(load())
+        await asyncio.sleep(1.2)  # mid-load
+        aman.send_signal(signal.SIGKILL)
+        aman.wait(10)
+        await asyncio.sleep(0.4)
+        aman = start_aman(env, aman_port, log)  # same database
+        await wait_healthy(aman_url)
+        await asyncio.wait_for(loader, 120)
+
+        acked = sorted(t for t, code in results.items() if code == 200)
+        assert len(acked) >= total * 0.95, Counter(results.values())
+
+        async def replies() -> Counter[str]:
+            async with aiohttp.ClientSession() as s, s.get(f"{sim_base}/_sim/messages") as r:
+                sent: list[dict[str, Any]] = await r.json()
+            return Counter(m["body"]["text"]["body"] for m in sent if m["type"] == "text")
+
+        deadline = time.monotonic() + 40
+        got = await replies()
+        while time.monotonic() < deadline and not all(got[t] >= 1 for t in acked):
+            await asyncio.sleep(0.25)
+            got = await replies()
+        missing = [t for t in acked if got[t] == 0]
+        twice = {t: n for t, n in got.items() if n > 1}
+        assert not missing, f"{len(missing)} acknowledged messages got no reply: {missing[:5]}"
+        assert not twice, f"replies sent more than once: {twice}"
+        async with aiohttp.ClientSession() as s, s.get(f"{sim_base}/_sim/stats") as r:
+            stats = await r.json()
+        assert stats["duplicates"] == 0, stats["duplicate_keys"]
+
+        # Report the uncertain sends and how each was settled.
+        with sqlite3.connect(tmp_path / "aman.db") as db:
+            settled = {
+                f"{kind}:{how}": n
+                for kind, how, n in db.execute(
+                    "select kind, coalesce(settled_by, 'never uncertain'), count(*) from outbox "
+                    "group by 1, 2"
+                ).fetchall()
+            }
+            states = dict(db.execute("select state, count(*) from outbox group by 1").fetchall())
+        report = {
+            "messages": total,
+            "acked": len(acked),
+            "replies": sum(got.values()),
+            "outbox_states": states,
+            "settled_by": settled,
+            "webhook_retries_by_phone": stats["webhooks"]["retries"],
+        }
+        (tmp_path / "crash_report.json").write_text(json.dumps(report, indent=2))
+        print("\ncrash test report:", json.dumps(report))
+        assert states.get("sending", 0) == 0 and states.get("uncertain", 0) == 0
+    finally:
+        for proc in (aman, sim):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+        if sim.stdout is not None:
+            sim.stdout.close()
+        sim_log.close()

@@ -1,0 +1,252 @@
+"""End to end through the simulator: ordering, retries, permanent errors, reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aman.demo import DemoStack
+from aman.engine.bot import BotResult, Incoming, Reply, text_reply
+from helpers import envelope, post, rows, scalar, status, text_body, until
+
+pytestmark = pytest.mark.anyio
+
+
+def texts(stack: DemoStack, to: str | None = None) -> list[str]:
+    return [
+        m.body["text"]["body"]
+        for m in stack.simulator.sent
+        if m.type == "text" and (to is None or m.to == to)
+    ]
+
+
+async def test_one_conversation_is_answered_strictly_in_order(tmp_path: Path, db_url: str) -> None:
+    async with DemoStack(
+        tmp_path, bot="echo", statuses=False, settings_overrides={"database_url": db_url}
+    ) as st:
+        for i in range(12):
+            assert (await st.phone.send_text("6281234500001", f"pesan {i}")).status == 200
+        await st.simulator.wait_for_sent(12, 15)
+        assert texts(st) == [f"pesan {i}" for i in range(12)]
+        assert len(st.simulator.state.read_receipts) == 12
+
+
+async def test_many_conversations_in_parallel_each_in_order(tmp_path: Path, db_url: str) -> None:
+    users = [f"62812000{i:05d}" for i in range(40)]
+
+    async def talk(user: str) -> None:
+        for i in range(3):
+            assert (await st.phone.send_text(user, f"{user}-{i}")).status == 200
+
+    async with DemoStack(
+        tmp_path, bot="echo", statuses=True, settings_overrides={"database_url": db_url}
+    ) as st:
+        await asyncio.gather(*(talk(u) for u in users))
+        await st.simulator.wait_for_sent(120, 20)
+        for u in users:
+            assert texts(st, u) == [f"{u}-{i}" for i in range(3)]
+        assert st.simulator.stats()["duplicates"] == 0
+        await st.simulator.drain_statuses(5)
+        await until(
+            lambda: (
+                scalar(
+                    st,
+                    "select count(*) from outbox where kind = 'message' "
+                    "and delivery_status = 'read'",
+                )
+                == 120
+            ),
+            what="read statuses",
+        )
+
+
+async def test_window_closed_is_recorded_not_retried(tmp_path: Path, db_url: str) -> None:
+    # The webhook comes straight in (the simulator never saw the customer write), so
+    # the simulator's 24-hour window is closed and a free-form reply fails with 131047.
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={"database_url": db_url, "mark_read": False},
+    ) as st:
+        assert (await post(st, text_body("wamid.WIN1", body="halo")))[0] == 200
+        await until(lambda: scalar(st, "select state from outbox") == "failed", what="failure")
+        assert rows(st, "select error_code, attempts from outbox") == [(131047, 1)]
+        await asyncio.sleep(0.5)
+        assert st.simulator.stats()["rejected"] == {131047: 1} or st.simulator.stats()[
+            "rejected"
+        ] == {"131047": 1}
+
+
+class TemplateFallbackBot:
+    name = "fallback-test"
+
+    def handle(self, msg: Incoming, state: Mapping[str, Any]) -> BotResult:
+        return BotResult(
+            (
+                Reply(
+                    {"type": "text", "text": {"body": "free form"}},
+                    fallback={
+                        "type": "template",
+                        "template": {"name": "hello_world", "language": {"code": "en_US"}},
+                    },
+                ),
+            ),
+            state,
+        )
+
+
+async def test_window_closed_falls_back_to_template(tmp_path: Path, db_url: str) -> None:
+    async with DemoStack(
+        tmp_path,
+        bot=TemplateFallbackBot(),
+        statuses=False,
+        settings_overrides={"database_url": db_url, "mark_read": False},
+    ) as st:
+        assert (await post(st, text_body("wamid.WIN2", body="halo")))[0] == 200
+        sent = await st.simulator.wait_for_sent(1, 10)
+        assert sent[0].type == "template"
+        await until(lambda: scalar(st, "select state from outbox") == "sent", what="sent")
+        assert rows(st, "select outcome, error_code from send_attempts order by id") == [
+            ("fallback", 131047),
+            ("sent", None),
+        ]
+
+
+async def test_429_is_retried_after_retry_after(tmp_path: Path, db_url: str) -> None:
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={"database_url": db_url, "mark_read": False},
+    ) as st:
+        st.simulator.set_faults(rate_429=1.0, retry_after_s=1)
+        assert (await st.phone.send_text("6281234500002", "coba lagi")).status == 200
+        await until(lambda: scalar(st, "select count(*) from send_attempts") >= 1, what="attempt")
+        st.simulator.set_faults(rate_429=0.0)
+        sent = await st.simulator.wait_for_sent(1, 10)
+        assert sent[0].body["text"]["body"] == "coba lagi"
+        attempts = rows(
+            st, "select outcome, http_status, error_code, at from send_attempts order by id"
+        )
+        await until(lambda: len(rows(st, "select id from send_attempts")) >= 2, what="2 attempts")
+        attempts = rows(
+            st, "select outcome, http_status, error_code, at from send_attempts order by id"
+        )
+        assert attempts[0][:3] == ("retry", 429, 130429)
+        assert attempts[-1][0] == "sent"
+        assert attempts[-1][3] - attempts[0][3] >= 1.0  # honoured Retry-After: 1
+
+
+async def test_5xx_is_retried_with_backoff(tmp_path: Path, db_url: str) -> None:
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={"database_url": db_url, "mark_read": False},
+    ) as st:
+        st.simulator.set_faults(rate_5xx=1.0)
+        assert (await st.phone.send_text("6281234500003", "server error")).status == 200
+        await until(lambda: scalar(st, "select count(*) from send_attempts") >= 1, what="attempt")
+        st.simulator.set_faults(rate_5xx=0.0)
+        await st.simulator.wait_for_sent(1, 10)
+        await until(lambda: scalar(st, "select state from outbox") == "sent", what="sent")
+        outcomes = [r[0] for r in rows(st, "select outcome from send_attempts order by id")]
+        assert outcomes[0] == "retry" and outcomes[-1] == "sent"
+
+
+async def test_timeout_after_accept_is_reconciled_by_status_not_resent(
+    tmp_path: Path, db_url: str
+) -> None:
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=True,
+        settings_overrides={
+            "database_url": db_url,
+            "mark_read": False,
+            "graph_timeout": 0.5,
+            "reconcile_seconds": 30.0,
+        },
+        # The "sent" status comes after our request timed out (1.0 s > 0.5 s).
+        simulator_options={"status_delays": (1.0, 0.05, 0.05)},
+    ) as st:
+        st.simulator.set_faults(rate_timeout=1.0, timeout_accepts=True, timeout_hang_s=2.0)
+        assert (await st.phone.send_text("6281234500004", "hilang di jalan")).status == 200
+        await until(
+            lambda: scalar(st, "select settled_by from outbox") == "status",
+            timeout=15,
+            what="settled by the status webhook",
+        )
+        st.simulator.set_faults(rate_timeout=0.0)
+        assert scalar(st, "select state from outbox") == "sent"
+        assert rows(st, "select outcome from send_attempts") == [("uncertain",)]
+        assert len(st.simulator.sent) == 1 and st.simulator.stats()["duplicates"] == 0
+
+
+async def test_uncertain_without_status_is_resent_after_deadline(
+    tmp_path: Path, db_url: str
+) -> None:
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={
+            "database_url": db_url,
+            "mark_read": False,
+            "graph_timeout": 0.5,
+            "reconcile_seconds": 1.0,
+            "worker_stale_seconds": 1.0,
+        },
+    ) as st:
+        # The request never reaches "Meta" (timeout without accepting), and no status
+        # comes back: after the reconciliation window it is sent again, once.
+        st.simulator.set_faults(rate_timeout=1.0, timeout_accepts=False, timeout_hang_s=2.0)
+        assert (await st.phone.send_text("6281234500005", "kirim ulang")).status == 200
+        await until(lambda: scalar(st, "select state from outbox") == "uncertain", what="uncertain")
+        st.simulator.set_faults(rate_timeout=0.0)
+        await st.simulator.wait_for_sent(1, 15)
+        await until(lambda: scalar(st, "select state from outbox") == "sent", what="sent")
+        assert scalar(st, "select settled_by from outbox") == "resent"
+        assert len(st.simulator.sent) == 1
+
+
+class BrokenBot:
+    name = "broken"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def handle(self, msg: Incoming, state: Mapping[str, Any]) -> BotResult:
+        self.calls += 1
+        if msg.text == "boom" and self.calls < 2:
+            raise RuntimeError("adapter down")
+        return BotResult((text_reply(f"ok {msg.text}"),), state)
+
+
+async def test_a_failing_bot_does_not_block_other_messages(tmp_path: Path, db_url: str) -> None:
+    bot = BrokenBot()
+    async with DemoStack(
+        tmp_path,
+        bot=bot,
+        statuses=False,
+        settings_overrides={"database_url": db_url, "mark_read": False},
+    ) as st:
+        await st.phone.send_text("6281234500006", "boom")
+        await st.phone.send_text("6281234500007", "fine")
+        sent = await st.simulator.wait_for_sent(2, 10)
+        assert sorted(m.body["text"]["body"] for m in sent) == ["ok boom", "ok fine"]
+        assert scalar(st, "select count(*) from inbox where status = 'done'") == 2
+
+
+async def test_status_for_unknown_message_is_stored(tmp_path: Path, db_url: str) -> None:
+    async with DemoStack(
+        tmp_path, bot="echo", statuses=False, settings_overrides={"database_url": db_url}
+    ) as st:
+        code, _ = await post(st, envelope(statuses=[status("wamid.UNKNOWN", "delivered")]))
+        assert code == 200
+        assert scalar(st, "select count(*) from status_events") == 1
