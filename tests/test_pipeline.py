@@ -250,3 +250,21 @@ async def test_status_for_unknown_message_is_stored(tmp_path: Path, db_url: str)
         code, _ = await post(st, envelope(statuses=[status("wamid.UNKNOWN", "delivered")]))
         assert code == 200
         assert scalar(st, "select count(*) from status_events") == 1
+
+
+async def test_each_business_number_gets_its_own_bot(tmp_path: Path) -> None:
+    async with DemoStack(tmp_path, bot="shop", statuses=False,
+                         extra_bots={"106540352242933": ("6281100000002", "bank")}) as st:
+        await st.phone.send_text("6281234500008", "halo")
+        await st.phone.for_number("106540352242933").send_text("6281234500008", "halo")
+        sent = await st.simulator.wait_for_sent(2, 10)
+        greetings = sorted(m.body["interactive"]["body"]["text"] for m in sent)
+        assert "Bank Aman" in greetings[0] and "Aman Shop" in greetings[1], greetings
+
+
+async def test_secrets_typed_by_a_customer_get_a_warning(tmp_path: Path) -> None:
+    async with DemoStack(tmp_path, bot="bank", statuses=False) as st:
+        await st.phone.send_text("6281234500009", "PIN saya 123456 tolong cek saldo")
+        sent = await st.simulator.wait_for_sent(2, 10)
+        warning = sent[0].body["text"]["body"]
+        assert "PIN" in warning and "123456" not in warning

@@ -206,3 +206,36 @@ async def test_batched_body_with_several_entries(tmp_path: Path, db_url: str) ->
         assert (await post(st, a))[0] == 200
         sent = await st.simulator.wait_for_sent(3, 10)
         assert sorted(m.body["text"]["body"] for m in sent) == ["dua", "satu", "tiga"]
+
+
+async def test_overload_answers_503_and_loses_nothing(tmp_path: Path, db_url: str) -> None:
+    import asyncio
+
+    async with stack_for(tmp_path, db_url, ingest_queue_limit=10) as st:
+        bodies = [text_body(f"wamid.LOAD{i}", f"62812{i:08d}", f"m{i}") for i in range(300)]
+        results = await asyncio.gather(*(post(st, b) for b in bodies))
+        codes = [c for c, _ in results]
+        assert set(codes) == {200, 503}  # back-pressure happened, nothing else
+        accepted = {f"wamid.LOAD{i}" for i, c in enumerate(codes) if c == 200}
+        stored = {r[0] for r in rows(st, "select wamid from inbox")}
+        assert accepted <= stored  # every 200 is durable
+        # Meta retries the 503s later; they are all stored then, once.
+        for i, c in enumerate(codes):
+            if c == 503:
+                assert (await post(st, bodies[i]))[0] == 200
+        assert scalar(st, "select count(*) from inbox") == 300
+
+
+async def test_storage_failure_answers_503_then_recovers(tmp_path: Path, db_url: str) -> None:
+    async with stack_for(tmp_path, db_url) as st:
+        with st.runtime.engine.begin() as conn:
+            from sqlalchemy import text
+
+            conn.execute(text("ALTER TABLE status_events RENAME TO status_events_away"))
+        body = envelope(statuses=[status("wamid.DOWN", "delivered")])
+        code, _ = await post(st, body)
+        assert code == 503
+        with st.runtime.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE status_events_away RENAME TO status_events"))
+        assert (await post(st, body))[0] == 200
+        assert scalar(st, "select count(*) from status_events") == 1

@@ -25,6 +25,7 @@ from aman.app import create_app
 from aman.config import Secret, Settings
 from aman.engine.bot import Bot
 from aman.engine.builtin import load_builtin_bot
+from aman.engine.router import BotRouter
 from aman.runtime import Runtime
 from aman.security.crypto import generate_master_key
 from aman.simulator import Simulator, SimulatorConfig
@@ -32,6 +33,8 @@ from aman.simulator import Simulator, SimulatorConfig
 __all__ = ["DemoStack", "demo_settings", "run_chat", "run_demo"]
 
 DEMO_PHONE_NUMBER_ID = "106540352242922"
+# The demo's second business number (the bank bot), display number included.
+DEMO_BANK_NUMBER = ("106540352242933", "6281100000002")
 
 
 def _master_key_file(data_dir: Path) -> str:
@@ -90,6 +93,8 @@ class DemoStack:
     statuses: bool = True
     settings_overrides: dict[str, Any] | None = None
     simulator_options: dict[str, Any] | None = None
+    # More business numbers: phone_number_id -> (display number, bot name).
+    extra_bots: dict[str, tuple[str, str]] | None = None
 
     async def __aenter__(self) -> DemoStack:
         self._sock = _bind(self.host, self.port)
@@ -105,13 +110,15 @@ class DemoStack:
                 webhook_url=f"{self.url}/webhook",
                 phone_number_id=settings.phone_number_id,
                 statuses=self.statuses,
+                extra_numbers={pnid: disp for pnid, (disp, _) in (self.extra_bots or {}).items()},
                 **(self.simulator_options or {}),
             )
         )
         await self.simulator.start(self.host, 0)
         self.settings = settings.with_(graph_api_url=self.simulator.graph_url)
-        bot = load_builtin_bot(self.bot) if isinstance(self.bot, str) else self.bot
-        self.runtime = Runtime(self.settings, bot)
+        default = load_builtin_bot(self.bot) if isinstance(self.bot, str) else self.bot
+        others = {pnid: load_builtin_bot(b) for pnid, (_, b) in (self.extra_bots or {}).items()}
+        self.runtime = Runtime(self.settings, BotRouter(default, others) if others else default)
         config = uvicorn.Config(
             create_app(self.runtime),
             lifespan="on",
@@ -146,8 +153,15 @@ def run_demo(*, host: str, port: int, data_dir: str) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with DemoStack(Path(data_dir), bot="shop", host=host, port=port) as stack:
-            print(f"aman demo running (bot: {stack.bot})")
+        bank_pnid, bank_display = DEMO_BANK_NUMBER
+        async with DemoStack(
+            Path(data_dir),
+            bot="shop",
+            host=host,
+            port=port,
+            extra_bots={bank_pnid: (bank_display, "bank")},
+        ) as stack:
+            print("aman demo running: shop bot on +6281100000001, bank bot on +" + bank_display)
             print(f"  aman:       {stack.url}/")
             print(f"  health:     {stack.url}/healthz   metrics: {stack.url}/metrics")
             print(f"  simulator:  {stack.simulator.base_url}/_sim/stats")
@@ -156,6 +170,7 @@ def run_demo(*, host: str, port: int, data_dir: str) -> int:
                 "-H 'content-type: application/json' "
                 '-d \'{"from": "6281234567890", "text": "halo"}\''
             )
+            print(f'  bank bot:   add "to": "{bank_pnid}" to that JSON')
             print(f"  replies:    {stack.simulator.base_url}/_sim/messages")
             print("  or in a terminal: aman chat --bot shop   (Ctrl-C stops the demo)", flush=True)
             await stop.wait()

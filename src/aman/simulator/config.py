@@ -79,6 +79,9 @@ class SimulatorConfig:
     phone_number_id: str = "106540352242922"
     display_phone_number: str = "6281100000001"
     waba_id: str = "102290129340398"
+    # More business numbers served by the same fake (phone_number_id -> display number),
+    # for multi-number set-ups such as the demo's bank and shop bots.
+    extra_numbers: Mapping[str, str] = field(default_factory=dict)
     statuses: bool = True
     # Delay before "sent", then between "sent" and "delivered", then before "read".
     status_delays: tuple[float, float, float] = (0.01, 0.05, 0.2)
@@ -107,6 +110,9 @@ class SimulatorConfig:
         for name in ("phone_number_id", "display_phone_number", "waba_id"):
             if not _DIGITS.fullmatch(getattr(self, name)):
                 raise SimulatorConfigError(f"{name} must be digits")
+        for pnid, display in self.extra_numbers.items():
+            if not _DIGITS.fullmatch(pnid) or not _DIGITS.fullmatch(display):
+                raise SimulatorConfigError("extra_numbers must map digits to digits")
         if len(self.status_delays) != 3:
             raise SimulatorConfigError("status_delays needs exactly three delays")
         _check_delays("status_delays", self.status_delays)

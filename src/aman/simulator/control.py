@@ -124,6 +124,9 @@ class ControlApi:
 
     async def _inbound(self, data: dict[str, Any]) -> PhoneResult:
         phone = self._sim.phone
+        to = _opt_str(data, "to")
+        if to is not None:
+            phone = phone.for_number(to)
         sender = _req_str(data, "from")
         name = _opt_str(data, "name")
         if "message" in data:

@@ -88,7 +88,10 @@ class GraphApi:
         if not hmac.compare_digest(header, self._auth):
             raise GraphError(190, http_status=401)
         phone_number_id = request.match_info["phone_number_id"]
-        if phone_number_id != self._config.phone_number_id:
+        if (
+            phone_number_id != self._config.phone_number_id
+            and phone_number_id not in self._config.extra_numbers
+        ):
             raise GraphError(
                 100,
                 subcode=33,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -49,6 +50,18 @@ class SimulatedPhone:
         self._sender = sender
         self._state = state
         self._now = now
+
+    def for_number(self, phone_number_id: str) -> SimulatedPhone:
+        """The same phone writing to another business number of this simulator."""
+        if phone_number_id == self._config.phone_number_id:
+            return self
+        display = self._config.extra_numbers.get(phone_number_id)
+        if display is None:
+            raise InboundRequestError("unknown business phone_number_id")
+        config = dataclasses.replace(
+            self._config, phone_number_id=phone_number_id, display_phone_number=display
+        )
+        return SimulatedPhone(config, self._sender, self._state, self._now)
 
     async def send_text(self, wa_id: str, text: str, *, name: str | None = None) -> PhoneResult:
         """The user types `text`."""
