@@ -139,7 +139,8 @@ def test_graph_result_parsing_is_defensive() -> None:
     ok = _result(200, b'{"messages":[{"id":"wamid.A"}]}', None, 1.0)
     assert ok.wamid == "wamid.A"
     err = _result(400, b'{"error":{"code":131047,"message":"Re-engagement message"}}', 3.0, 1.0)
-    assert (err.error_code, err.error_title, err.retry_after) == (131047, "Re-engagement message", 3.0)
+    assert (err.error_code, err.retry_after) == (131047, 3.0)
+    assert err.error_title == "Re-engagement message"
     for junk in (b"", b"<html>", b"[]", b'{"error": "x"}', b'{"error": {"code": "12"}}'):
         r = _result(502, junk, None, 1.0)
         assert r.error_code is None and classify(r) == "retry"
