@@ -108,6 +108,8 @@ class Settings:
     ingest_queue_limit: int = 20000
     poll_seconds: float = 1.0
     graph_timeout: float = 15.0
+    audit_witness: str = ""
+    public_url: str = "http://127.0.0.1:8080"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -138,6 +140,8 @@ class Settings:
             ingest_queue_limit=_int(env, "AMAN_INGEST_QUEUE_LIMIT", 20000, low=10, high=1_000_000),
             poll_seconds=_float(env, "AMAN_POLL_SECONDS", 1.0, low=0.01, high=60.0),
             graph_timeout=_float(env, "AMAN_GRAPH_TIMEOUT", 15.0, low=0.1, high=300.0),
+            audit_witness=env.get("AMAN_AUDIT_WITNESS", ""),
+            public_url=(env.get("AMAN_PUBLIC_URL", "") or "http://127.0.0.1:8080").rstrip("/"),
         )
 
     def missing_secrets(self) -> list[str]:
@@ -163,6 +167,17 @@ class Settings:
                 + ", ".join(missing)
                 + " (set them in the environment; see README 'Configuration')"
             )
+
+    def master_key_bytes(self) -> bytes:
+        """The decoded master key; ConfigError naming the variable when absent or bad."""
+        from aman.security.crypto import MasterKeyError, load_master_key
+
+        if self.master_key is None:
+            raise ConfigError("AMAN_MASTER_KEY is not set")
+        try:
+            return load_master_key(self.master_key.reveal())
+        except MasterKeyError as exc:
+            raise ConfigError(f"AMAN_MASTER_KEY is invalid: {exc}") from None
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

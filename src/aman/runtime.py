@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -20,12 +21,14 @@ from aman.aio import sleep_or_stop
 from aman.config import Settings
 from aman.engine.bot import Bot
 from aman.inbox.repository import InboxRepository
+from aman.inbox.team import TeamInbox
 from aman.inbox.worker import InboxWorker
 from aman.outbox.graph import GraphClient
 from aman.outbox.repository import OutboxRepository
 from aman.outbox.retry import RetryPolicy
 from aman.outbox.sender import Sender
-from aman.security.crypto import load_master_key
+from aman.audit.service import AuditService
+from aman.scheduler.timers import TimerRepository
 from aman.storage import workers
 from aman.storage.db import dialect_of, make_engine
 from aman.storage.migrate import upgrade
@@ -48,6 +51,9 @@ class Runtime:
     engine: Engine = field(init=False)
     dialect: str = field(init=False)
     vault: Vault = field(init=False)
+    audit: AuditService = field(init=False)
+    timers: TimerRepository = field(init=False)
+    team: TeamInbox = field(init=False)
     ingestor: Ingestor | None = field(init=False, default=None)
     inbox_worker: InboxWorker | None = field(init=False, default=None)
     sender: Sender | None = field(init=False, default=None)
@@ -59,15 +65,16 @@ class Runtime:
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}: choose one of {', '.join(ROLES)}")
         s = self.settings
-        if s.master_key is None:
-            raise ValueError("AMAN_MASTER_KEY is required")
+        master = s.master_key_bytes()
         self.dialect = dialect_of(s.database_url)
         pool = 10 if self.dialect == "postgresql" else 5
         self.engine = make_engine(s.database_url, pool_size=pool)
         upgrade(self.engine)
-        self.vault = Vault.open_or_create(
-            self.engine, s.tenant, load_master_key(s.master_key.reveal())
-        )
+        self.vault = Vault.open_or_create(self.engine, s.tenant, master)
+        self.audit = AuditService(master, witness=Path(s.audit_witness) if s.audit_witness else None)
+        self.timers = TimerRepository(self.dialect, self.vault)
+        self.team = TeamInbox(self.engine, self.vault, self.audit, self.dialect,
+                              wake_worker=self._wake_worker, wake_sender=self._wake_sender)
 
     def _has(self, role: str) -> bool:
         return self.role in ("all", role)
@@ -88,6 +95,8 @@ class Runtime:
                 mark_read=s.mark_read,
                 poll_seconds=s.poll_seconds,
                 on_outbox=self._wake_sender,
+                audit=self.audit,
+                public_url=s.public_url,
             )
         if self._has("sender"):
             if s.access_token is None:
@@ -144,8 +153,11 @@ class Runtime:
                 self.worker_id = workers.register(conn, self.role, now)
                 log.warning("worker row was reaped (stalled?); re-registered")
             dead = workers.dead_workers(conn, s.worker_stale_seconds, now)
+            fired = self.timers.fire_due(conn, now) if self._has("scheduler") else 0
             reclaimed = InboxRepository(self.dialect).reap(conn)
             uncertain, resent = OutboxRepository(self.dialect).reap(conn, now, s.reconcile_seconds)
+        if fired:
+            self._wake_worker()
         if dead or reclaimed or uncertain or resent:
             log.info(
                 "housekeeping: %d dead worker(s), %d message(s) reclaimed, %d send(s) uncertain, "

@@ -1,14 +1,14 @@
-"""SQL for contacts: upsert on every inbound message (last inbound time, profile name)."""
+"""SQL for contacts: upsert on every inbound message, opt-out state with consent proof."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from aman.storage.models import Contact
+from aman.storage.models import ConsentEvent, Contact
 
 __all__ = ["ContactRepository"]
 
@@ -31,3 +31,32 @@ class ContactRepository:
         """Insert or refresh contacts: keys tenant, contact_ix, wa_id_enc, name_enc, times."""
         if rows:
             conn.execute(self._upsert, list(rows))
+
+    def opted_out(self, conn: Connection, tenant: str, contact_ixs: Iterable[str]) -> set[str]:
+        """Which of these contacts have opted out."""
+        ixs = set(contact_ixs)
+        if not ixs:
+            return set()
+        rows = conn.execute(
+            select(Contact.contact_ix).where(
+                Contact.tenant == tenant, Contact.contact_ix.in_(ixs), Contact.opted_out.is_(True)
+            )
+        )
+        return {r[0] for r in rows}
+
+    def set_opt_out(
+        self, conn: Connection, *, tenant: str, contact_ix: str, opted_out: bool, source: str,
+        now: float,
+    ) -> None:
+        """Record an opt-out (or opt-in) and its proof: source and time."""
+        conn.execute(
+            update(Contact)
+            .where(Contact.tenant == tenant, Contact.contact_ix == contact_ix)
+            .values(opted_out=opted_out, opted_out_at=now if opted_out else None)
+        )
+        conn.execute(
+            insert(ConsentEvent).values(
+                tenant=tenant, contact_ix=contact_ix, purpose="messaging",
+                granted=not opted_out, source=source[:64], at=now,
+            )
+        )

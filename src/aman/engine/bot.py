@@ -28,6 +28,13 @@ class Incoming:
     reply_id: str | None
     timestamp: int
     secrets: tuple[str, ...] = ()  # kinds of secrets redacted from the text (PIN, OTP, CARD...)
+    # Synthetic events delivered through the same ordered inbox (type == "event"):
+    # "timer" (a Timer fired), "verified" (step-up verification completed),
+    # "agent_closed" (a human agent handed the conversation back to the bot).
+    event: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    context_wamid: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)  # the Cloud API message (order items...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +50,41 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class Timer:
+    """A durable wake-up: at ``at`` (epoch seconds) the bot gets an ``event="timer"``
+    message with ``data={"name": name, **data}`` for this conversation.  Survives restarts.
+    A timer with the same ``name`` replaces the pending one (cancel with ``at=None``)."""
+
+    name: str
+    at: float | None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """A security-relevant action the bot took (e.g. a transfer), for the audit ledger."""
+
+    action: str
+    target: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class BotResult:
+    """What the bot wants done, stored atomically with the message being marked done.
+
+    ``handoff``: "open" hands the conversation to a human (the bot stays quiet until
+    an agent closes it); ``reason`` is shown to agents.  ``opt_out``: True records the
+    customer's opt-out (every send path honours it from then on), False an opt-in.
+    """
+
     replies: tuple[Reply, ...] = ()
     state: Mapping[str, Any] = field(default_factory=dict)
+    timers: tuple[Timer, ...] = ()
+    audit: tuple[AuditRecord, ...] = ()
+    handoff: str | None = None
+    handoff_reason: str | None = None
+    opt_out: bool | None = None
 
 
 class Bot(Protocol):

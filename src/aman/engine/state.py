@@ -1,67 +1,82 @@
-"""Conversation state persistence (encrypted), loaded and saved by the inbox worker."""
+"""Conversation records (encrypted bot state, bot/human mode), loaded and saved by the worker."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from aman.storage.models import Conversation
+from aman.storage.sql import upsert
 from aman.storage.vault import Vault
 
-__all__ = ["StateStore"]
+__all__ = ["ConversationRecord", "StateStore"]
+
+Key = tuple[str, str]  # (phone_number_id, contact_ix)
+
+
+@dataclass(slots=True)
+class ConversationRecord:
+    state: dict[str, Any] = field(default_factory=dict)
+    mode: str = "bot"  # "human" while an agent owns the conversation
+    handoff_reason: str | None = None
+    handoff_at: float | None = None
+    last_inbound_at: float | None = None
 
 
 class StateStore:
     def __init__(self, dialect: str, vault: Vault) -> None:
         self._vault = vault
-        ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = ins(Conversation)
-        self._upsert = stmt.on_conflict_do_update(
-            index_elements=["tenant", "phone_number_id", "contact_ix"],
-            set_={"state_enc": stmt.excluded.state_enc, "updated_at": stmt.excluded.updated_at},
+        self._upsert = upsert(
+            dialect,
+            Conversation,
+            ["tenant", "phone_number_id", "contact_ix"],
+            ["state_enc", "updated_at", "mode", "handoff_reason", "handoff_at", "last_inbound_at"],
         )
 
     @staticmethod
     def _row(phone_number_id: str, contact_ix: str) -> str:
         return f"{phone_number_id}:{contact_ix}"
 
-    def load(
-        self, conn: Connection, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], dict[str, Any]]:
-        """States for (phone_number_id, contact_ix) pairs; missing ones are absent."""
+    def load(self, conn: Connection, keys: Iterable[Key]) -> dict[Key, ConversationRecord]:
+        """Records for (phone_number_id, contact_ix) pairs; missing ones are absent."""
         wanted = set(keys)
         if not wanted:
             return {}
         rows = conn.execute(
-            select(Conversation.phone_number_id, Conversation.contact_ix, Conversation.state_enc)
+            select(
+                Conversation.phone_number_id, Conversation.contact_ix, Conversation.state_enc,
+                Conversation.mode, Conversation.handoff_reason, Conversation.handoff_at,
+                Conversation.last_inbound_at,
+            )
             .where(Conversation.tenant == self._vault.tenant)
             .where(Conversation.contact_ix.in_({ix for _, ix in wanted}))
         ).all()
-        out: dict[tuple[str, str], dict[str, Any]] = {}
-        for pnid, ix, blob in rows:
+        out: dict[Key, ConversationRecord] = {}
+        for pnid, ix, blob, mode, reason, at, last in rows:
             if (pnid, ix) in wanted:
-                out[(pnid, ix)] = self._vault.open_json(
-                    "conversations", "state", self._row(pnid, ix), blob
-                )
+                state = self._vault.open_json("conversations", "state", self._row(pnid, ix), blob)
+                out[(pnid, ix)] = ConversationRecord(state, mode, reason, at, last)
         return out
 
-    def save(
-        self, conn: Connection, states: Mapping[tuple[str, str], Mapping[str, Any]], now: float
-    ) -> None:
+    def save(self, conn: Connection, records: Mapping[Key, ConversationRecord], now: float) -> None:
         rows = [
             {
                 "tenant": self._vault.tenant,
                 "phone_number_id": pnid,
                 "contact_ix": ix,
                 "state_enc": self._vault.seal_json(
-                    "conversations", "state", self._row(pnid, ix), dict(state)
+                    "conversations", "state", self._row(pnid, ix), rec.state
                 ),
                 "updated_at": now,
+                "mode": rec.mode,
+                "handoff_reason": rec.handoff_reason,
+                "handoff_at": rec.handoff_at,
+                "last_inbound_at": rec.last_inbound_at,
             }
-            for (pnid, ix), state in states.items()
+            for (pnid, ix), rec in records.items()
         ]
         if rows:
             conn.execute(self._upsert, rows)

@@ -18,15 +18,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine
 
 from aman import metrics
 from aman.aio import sleep_or_stop, wait_any
-from aman.contacts.repository import ContactRepository
-from aman.engine.bot import Bot, Incoming, Reply
-from aman.engine.state import StateStore
+from aman.audit.service import AuditService
+from aman.engine.bot import Bot, Incoming, Reply, text_reply
+from aman.engine.optout import OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, is_opt_in, is_opt_out
+from aman.engine.state import ConversationRecord
+from aman.inbox.effects import LINK_PLACEHOLDER, EffectsWriter, MessageEffects
 from aman.inbox.repository import ClaimedMessage, InboxRepository
-from aman.outbox.repository import OutboxRepository
 from aman.storage.vault import Vault
 
 __all__ = ["RETRY_DELAYS", "InboxWorker"]
@@ -52,6 +54,8 @@ class InboxWorker:
         mark_read: bool = True,
         poll_seconds: float = 1.0,
         on_outbox: Callable[[], None] | None = None,
+        audit: AuditService | None = None,
+        public_url: str = "http://127.0.0.1:8080",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = engine
@@ -64,9 +68,9 @@ class InboxWorker:
         self._on_outbox = on_outbox
         self._clock = clock
         self._inbox = InboxRepository(dialect)
-        self._outbox = OutboxRepository(dialect)
-        self._contacts = ContactRepository(dialect)
-        self._states = StateStore(dialect, vault)
+        self._audit = audit
+        self._fx = EffectsWriter(dialect=dialect, vault=vault, audit=audit,
+                                 actor=f"bot:{bot.name}", public_url=public_url)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
         self.wake = asyncio.Event()
         self.processed = 0
@@ -101,42 +105,41 @@ class InboxWorker:
         if not claimed:
             return 0
         with self._engine.begin() as conn:
-            states = self._states.load(conn, ((m.phone_number_id, m.contact_ix) for m in claimed))
-        outbox_rows: list[dict[str, Any]] = []
-        contacts: list[dict[str, Any]] = []
-        new_states: dict[tuple[str, str], dict[str, Any]] = {}
-        done: list[ClaimedMessage] = []
+            records = self._fx.states.load(
+                conn, ((m.phone_number_id, m.contact_ix) for m in claimed)
+            )
+            opted_out = self._fx.contacts.opted_out(
+                conn, self._vault.tenant, (m.contact_ix for m in claimed)
+            )
+        handled: list[MessageEffects] = []
         failed: list[tuple[ClaimedMessage, str]] = []
         for msg in claimed:
             key = (msg.phone_number_id, msg.contact_ix)
             try:
                 payload = self._vault.open_json("inbox", "payload", msg.wamid, msg.payload_enc)
-                incoming = _incoming(msg, payload)
-                result = self._bot.handle(incoming, states.get(key, {}))
+                record = records.get(key) or ConversationRecord()
+                handled.append(self._handle(msg, payload, record, msg.contact_ix in opted_out, now))
             except Exception as exc:  # noqa: BLE001 - isolate one bad message from the batch
                 failed.append((msg, type(exc).__name__))
-                continue
-            new_states[key] = dict(result.state)
-            contacts.append(self._contact_row(msg, payload, now))
-            outbox_rows.extend(self._outbox_rows(msg, incoming, result.replies, now))
-            done.append(msg)
         now = self._clock()
-        with self._engine.begin() as conn:
-            owned = {m.id for m in done if self._inbox.mark_done(conn, worker, m.id, now)}
-            self._outbox.enqueue(conn, [r for r in outbox_rows if r["inbox_id"] in owned])
-            self._contacts.touch(conn, contacts)
-            self._states.save(conn, new_states, now)
-            for msg, error in failed:
-                delay = (
-                    RETRY_DELAYS[msg.attempts - 1] if msg.attempts <= len(RETRY_DELAYS) else None
-                )
-                self._inbox.release(
-                    conn,
-                    worker,
-                    msg.id,
-                    error=error,
-                    retry_at=None if delay is None else now + delay,
-                )
+        try:
+            with self._engine.begin() as conn:
+                owned = [e for e in handled if self._inbox.mark_done(conn, worker, e.msg.id, now)]
+                self._fx.apply(conn, owned, now)
+                for msg, error in failed:
+                    delay = (
+                        RETRY_DELAYS[msg.attempts - 1] if msg.attempts <= len(RETRY_DELAYS) else None
+                    )
+                    self._inbox.release(
+                        conn, worker, msg.id, error=error,
+                        retry_at=None if delay is None else now + delay,
+                    )
+        except Exception:
+            if self._audit is not None:
+                self._audit.discard()
+            raise
+        if self._audit is not None:
+            self._audit.committed()
         if failed:
             log.warning("inbox worker: %d message(s) failed in the bot", len(failed))
             metrics.INBOX_PROCESSED.labels("error").inc(len(failed))
@@ -144,16 +147,64 @@ class InboxWorker:
         self.processed += len(owned)
         return len(claimed)
 
-    def _contact_row(
-        self, msg: ClaimedMessage, payload: dict[str, Any], now: float
-    ) -> dict[str, Any]:
+    def _handle(
+        self,
+        msg: ClaimedMessage,
+        payload: dict[str, Any],
+        record: ConversationRecord,
+        opted_out: bool,
+        now: float,
+    ) -> MessageEffects:
+        """Run the bot (unless an agent owns the conversation) and collect the effects."""
+        incoming = _incoming(msg, payload)
+        fx = MessageEffects(msg, incoming, record)
+        is_event = incoming.type == "event"
+        if not is_event:
+            fx.contact_row = self._contact_row(msg, payload, now)
+            record.last_inbound_at = float(msg.msg_ts) or now
+        replies: tuple[Reply, ...] = ()
+        if record.mode == "human" and incoming.event != "agent_closed":
+            # An agent owns the conversation: the bot stays quiet, but STOP always works.
+            if is_opt_out(incoming.text):
+                fx.opt_out, replies = True, (text_reply(OPT_OUT_CONFIRMATION),)
+        else:
+            if incoming.event == "agent_closed":
+                record.mode, record.handoff_reason, record.handoff_at = "bot", None, None
+            result = self._bot.handle(incoming, record.state)
+            record.state = dict(result.state)
+            fx.timers, fx.audit, fx.opt_out = result.timers, result.audit, result.opt_out
+            replies = result.replies
+            if result.handoff == "open" and record.mode != "human":
+                record.mode, record.handoff_at = "human", now
+                fx.handoff_opened = True
+                record.handoff_reason = (result.handoff_reason or "requested")[:120]
+            if fx.opt_out is None and is_opt_out(incoming.text):
+                fx.opt_out, replies = True, (text_reply(OPT_OUT_CONFIRMATION),)
+            elif fx.opt_out is None and opted_out and is_opt_in(incoming.text):
+                fx.opt_out, replies = False, (text_reply(OPT_IN_CONFIRMATION), *replies)
+        if opted_out and fx.opt_out is None:
+            replies = ()  # opted out: nothing is sent until the customer opts in again
+        replies = tuple(self._with_links(fx, r, now) for r in replies)
+        fx.outbox_rows = self._outbox_rows(msg, incoming, replies, now, receipt=not is_event)
+        return fx
+
+    def _with_links(self, fx: MessageEffects, reply: Reply, now: float) -> Reply:
+        """Replace the verification-link placeholder with a freshly minted link."""
+        body = orjson.dumps(reply.message)
+        if LINK_PLACEHOLDER.encode() not in body:
+            return reply
+        pending = fx.record.state.get("pending_verify")
+        purpose = str(pending.get("purpose", "verify")) if isinstance(pending, dict) else "verify"
+        link = self._fx.mint_link(fx, purpose, now)
+        message = orjson.loads(body.replace(LINK_PLACEHOLDER.encode(), link.encode()))
+        return Reply(message, reply.fallback)
+
+    def _contact_row(self, msg: ClaimedMessage, payload: dict[str, Any], now: float) -> dict[str, Any]:
         name = payload.get("name")
         return {
             "tenant": msg.tenant,
             "contact_ix": msg.contact_ix,
-            "wa_id_enc": self._vault.seal(
-                "contacts", "wa_id", msg.contact_ix, payload["wa"].encode()
-            ),
+            "wa_id_enc": self._vault.seal("contacts", "wa_id", msg.contact_ix, payload["wa"].encode()),
             "name_enc": self._vault.seal("contacts", "name", msg.contact_ix, name.encode())
             if name
             else None,
@@ -163,7 +214,13 @@ class InboxWorker:
         }
 
     def _outbox_rows(
-        self, msg: ClaimedMessage, incoming: Incoming, replies: tuple[Reply, ...], now: float
+        self,
+        msg: ClaimedMessage,
+        incoming: Incoming,
+        replies: tuple[Reply, ...],
+        now: float,
+        *,
+        receipt: bool,
     ) -> list[dict[str, Any]]:
         base = {
             "tenant": msg.tenant,
@@ -177,38 +234,20 @@ class InboxWorker:
             "created_at": now,
         }
         rows = []
-        if self._mark_read:
+        if self._mark_read and receipt:
             ref = f"r{msg.id}"
-            receipt = {
-                "msg": {"messaging_product": "whatsapp", "status": "read", "message_id": msg.wamid}
-            }
-            rows.append(
-                base
-                | {
-                    "ref": ref,
-                    "seq": 0,
-                    "kind": "read",
-                    "body_enc": self._vault.seal_json("outbox", "body", ref, receipt),
-                }
-            )
+            read = {"msg": {"messaging_product": "whatsapp", "status": "read",
+                            "message_id": msg.wamid}}
+            rows.append(base | {"ref": ref, "seq": 0, "kind": "read",
+                                "body_enc": self._vault.seal_json("outbox", "body", ref, read)})
+        head = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                "to": incoming.wa_id}
         for seq, reply in enumerate(replies):
             ref = f"m{msg.id}.{seq}"
-            head = {
-                "messaging_product": "whatsapp",
-                "recipient_type": "individual",
-                "to": incoming.wa_id,
-            }
             fallback = head | dict(reply.fallback) if reply.fallback is not None else None
             body: dict[str, Any] = {"msg": head | dict(reply.message), "fallback": fallback}
-            rows.append(
-                base
-                | {
-                    "ref": ref,
-                    "seq": seq,
-                    "kind": "message",
-                    "body_enc": self._vault.seal_json("outbox", "body", ref, body),
-                }
-            )
+            rows.append(base | {"ref": ref, "seq": seq, "kind": "message",
+                                "body_enc": self._vault.seal_json("outbox", "body", ref, body)})
         return rows
 
 
@@ -223,4 +262,8 @@ def _incoming(msg: ClaimedMessage, payload: dict[str, Any]) -> Incoming:
         reply_id=payload.get("reply"),
         timestamp=msg.msg_ts,
         secrets=tuple(payload.get("secrets") or ()),
+        event=payload.get("event"),
+        data=payload.get("data") or {},
+        context_wamid=payload.get("ctx"),
+        raw=payload.get("raw") or {},
     )

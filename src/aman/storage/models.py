@@ -18,13 +18,17 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AuditEntryRow",
+    "AuditHeadRow",
     "Base",
+    "ConsentEvent",
     "Contact",
     "Conversation",
     "DataKeyRow",
@@ -32,6 +36,8 @@ __all__ = [
     "Outbox",
     "SendAttempt",
     "StatusEvent",
+    "TimerRow",
+    "VerifyToken",
     "WebhookEvent",
     "Worker",
     "metadata",
@@ -186,8 +192,22 @@ class Contact(Base):
     created_at: Mapped[float] = mapped_column(Float)
     last_inbound_at: Mapped[float] = mapped_column(Float)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (UniqueConstraint("tenant", "contact_ix", name="uq_contacts_tenant_ix"),)
+
+
+class ConsentEvent(Base):
+    """Proof of consent and opt-out: what the customer decided, where and when (UU PDP)."""
+
+    __tablename__ = "consent_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    contact_ix: Mapped[str] = mapped_column(String(64), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # messaging | marketing
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(64))  # e.g. chat:STOP, webhook:user_preferences
+    at: Mapped[float] = mapped_column(Float)
 
 
 class Conversation(Base):
@@ -199,6 +219,73 @@ class Conversation(Base):
     contact_ix: Mapped[str] = mapped_column(String(64), primary_key=True)
     state_enc: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[float] = mapped_column(Float)
+    mode: Mapped[str] = mapped_column(String(8), default="bot")  # bot | human
+    handoff_reason: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    handoff_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_inbound_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (Index("ix_conversations_mode", "tenant", "mode", "handoff_at"),)
+
+
+class TimerRow(Base):
+    """A durable wake-up for one conversation (reminders, flow delays, inactivity)."""
+
+    __tablename__ = "timers"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    phone_number_id: Mapped[str] = mapped_column(String(64))
+    contact_ix: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64))
+    fire_at: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(8), default="pending")  # pending | fired
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "phone_number_id", "contact_ix", "name", name="uq_timers_key"),
+        Index("ix_timers_due", "state", "fire_at"),
+    )
+
+
+class VerifyToken(Base):
+    """A single-use step-up verification link (only its hash is stored)."""
+
+    __tablename__ = "verify_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    phone_number_id: Mapped[str] = mapped_column(String(64))
+    contact_ix: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(32))
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AuditEntryRow(Base):
+    """One audit ledger entry; ``seq`` is its index in the RFC 6962 Merkle tree."""
+
+    __tablename__ = "audit_entries"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[float] = mapped_column(Float)
+    tenant: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(256))
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON, never secrets
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditHeadRow(Base):
+    """A signed tree head (size, root, time) over the audit ledger."""
+
+    __tablename__ = "audit_heads"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    ts: Mapped[float] = mapped_column(Float)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(64))
 
 
 class DataKeyRow(Base):

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 from aman.security.redact import redact
 from aman.storage.groupcommit import GroupCommitter
 from aman.storage.models import Inbox, StatusEvent, WebhookEvent
+from aman.storage.sql import insert_ignore
 from aman.storage.vault import Vault
 from aman.webhook.types import InboundMessage, ParsedWebhook, StatusUpdate
 
@@ -70,12 +70,6 @@ class IngestBatch:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _insert_ignore(dialect: str, table: Any, conflict: list[str]) -> Any:
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict)
-    return sqlite.insert(table).on_conflict_do_nothing(index_elements=conflict)
-
-
 class Ingestor:
     """Builds rows from parsed webhooks and commits them through a group commit."""
 
@@ -94,9 +88,9 @@ class Ingestor:
         self._clock = clock
         self._on_inbox = on_inbox
         # Statements are built once, not per request.
-        self._ins_inbox = _insert_ignore(dialect, Inbox, ["wamid"])
-        self._ins_status = _insert_ignore(dialect, StatusEvent, ["wamid", "status"])
-        self._ins_event = _insert_ignore(dialect, WebhookEvent, ["event_key"])
+        self._ins_inbox = insert_ignore(dialect, Inbox, ["wamid"])
+        self._ins_status = insert_ignore(dialect, StatusEvent, ["wamid", "status"])
+        self._ins_event = insert_ignore(dialect, WebhookEvent, ["event_key"])
         self.committer: GroupCommitter[IngestBatch] = GroupCommitter(
             engine,
             self._write,

@@ -1,0 +1,1 @@
+"""The tamper-evident audit ledger, stored in the database (see aman.security.ledger)."""

@@ -1,0 +1,60 @@
+"""Opt-out and opt-in commands (STOP / BERHENTI / unsubscribe; START / MULAI), typo-tolerant.
+
+Used everywhere a customer can stop messages, including while a human agent
+owns the conversation, so that an opt-out is never missed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["OPT_IN_CONFIRMATION", "OPT_OUT_CONFIRMATION", "is_opt_in", "is_opt_out"]
+
+_STOP_WORDS = ("stop", "berhenti", "unsubscribe", "unsub", "stop all", "berhenti langganan",
+               "jangan kirim lagi", "opt out", "optout", "stopp", "setop")
+_START_WORDS = ("start", "mulai", "subscribe", "langganan lagi", "opt in", "optin")
+_CLEAN = re.compile(r"[^a-z ]+")
+
+OPT_OUT_CONFIRMATION = (
+    "Anda telah berhenti berlangganan pesan dari kami. Ketik MULAI untuk berlangganan lagi.\n"
+    "You have unsubscribed from our messages. Send START to subscribe again."
+)
+OPT_IN_CONFIRMATION = (
+    "Terima kasih, Anda berlangganan lagi. / Thank you, you are subscribed again."
+)
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _CLEAN.sub(" ", text)
+    text = re.sub(r"(.)\1{2,}", r"\1\1", text)  # "stoooop" -> "stoop"
+    return " ".join(text.split())
+
+
+def _close(word: str, target: str) -> bool:
+    """Equal, or one edit apart for words of five letters or more."""
+    if word == target:
+        return True
+    if len(target) < 5 or abs(len(word) - len(target)) > 1:
+        return False
+    if len(word) == len(target):
+        return sum(a != b for a, b in zip(word, target, strict=True)) <= 1
+    short, long_ = sorted((word, target), key=len)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def _matches(text: str, words: tuple[str, ...]) -> bool:
+    norm = _norm(text)
+    if not norm or len(norm) > 40:
+        return False
+    return any(_close(norm, w) for w in words)
+
+
+def is_opt_out(text: str | None) -> bool:
+    """True for a message that is (only) an opt-out command, in any case, with typos."""
+    return bool(text) and _matches(text or "", _STOP_WORDS)
+
+
+def is_opt_in(text: str | None) -> bool:
+    return bool(text) and _matches(text or "", _START_WORDS)

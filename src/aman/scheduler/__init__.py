@@ -1,0 +1,1 @@
+"""Scheduler role: durable timers, webhook event processing, housekeeping."""
