@@ -33,15 +33,22 @@ class EffectsBot:
             return BotResult((text_reply("terverifikasi"),), st)
         text = (msg.text or "").lower()
         if text == "agent":
-            return BotResult((text_reply("menghubungkan ke CS"),), st, handoff="open",
-                             handoff_reason="customer asked")
+            return BotResult(
+                (text_reply("menghubungkan ke CS"),),
+                st,
+                handoff="open",
+                handoff_reason="customer asked",
+            )
         if text == "remind":
-            return BotResult((text_reply("ok"),), st,
-                             timers=(Timer("appt", time.time() + 0.3, {"x": 7}),))
+            return BotResult(
+                (text_reply("ok"),), st, timers=(Timer("appt", time.time() + 0.3, {"x": 7}),)
+            )
         if text == "transfer":
-            return BotResult((text_reply("transfer dicatat"),), st,
-                             audit=(AuditRecord("transfer", "account:****1234",
-                                                {"amount": 100000}),))
+            return BotResult(
+                (text_reply("transfer dicatat"),),
+                st,
+                audit=(AuditRecord("transfer", "account:****1234", {"amount": 100000}),),
+            )
         if text == "saldo":
             st["pending_verify"] = {"purpose": "balance"}
             return BotResult((text_reply("Verifikasi di {verify_link} (5 menit)"),), st)
@@ -49,9 +56,16 @@ class EffectsBot:
 
 
 def stack(tmp_path: Path, db_url: str) -> DemoStack:
-    return DemoStack(tmp_path, bot=EffectsBot(), statuses=False,
-                     settings_overrides={"database_url": db_url, "worker_stale_seconds": 1.0,
-                                         "public_url": "https://bank.example.co.id"})
+    return DemoStack(
+        tmp_path,
+        bot=EffectsBot(),
+        statuses=False,
+        settings_overrides={
+            "database_url": db_url,
+            "worker_stale_seconds": 1.0,
+            "public_url": "https://bank.example.co.id",
+        },
+    )
 
 
 def bodies(st: DemoStack) -> list[str]:
@@ -71,8 +85,12 @@ async def test_handoff_silences_the_bot_until_an_agent_closes(tmp_path: Path, db
         assert bodies(st) == ["menghubungkan ke CS"]  # the bot stayed quiet
         history = st.runtime.team.read("siti", conv.phone_number_id, conv.contact_ix)
         assert [h["text"] for h in history] == ["agent", "halo?"]
-        st.runtime.team.reply("siti", conv.phone_number_id, conv.contact_ix,
-                              {"type": "text", "text": {"body": "Halo, saya Siti dari CS"}})
+        st.runtime.team.reply(
+            "siti",
+            conv.phone_number_id,
+            conv.contact_ix,
+            {"type": "text", "text": {"body": "Halo, saya Siti dari CS"}},
+        )
         await st.simulator.wait_for_sent(2, 10)
         st.runtime.team.close("siti", conv.phone_number_id, conv.contact_ix)
         await st.simulator.wait_for_sent(3, 10)

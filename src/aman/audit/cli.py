@@ -6,11 +6,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from aman.audit.service import AuditService
 
 __all__ = ["register"]
 
 
-def _service(args: argparse.Namespace) -> tuple[object, object]:
+def _service(args: argparse.Namespace) -> tuple[AuditService, Engine]:
     from aman.audit.service import AuditService
     from aman.config import Settings
     from aman.storage.db import make_engine
@@ -25,13 +31,9 @@ def _service(args: argparse.Namespace) -> tuple[object, object]:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from sqlalchemy import Engine
-
-    from aman.audit.service import AuditService
     from aman.security.ledger import LedgerError
 
     service, engine = _service(args)
-    assert isinstance(service, AuditService) and isinstance(engine, Engine)  # noqa: S101
     try:
         witnessed = service.read_witness()
         report = service.verify(engine, witnessed=witnessed)
@@ -41,13 +43,21 @@ def _verify(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     if args.json:
-        print(json.dumps({"ok": report.ok, "entries": report.entries, "heads": report.heads,
-                          "first_bad_seq": report.first_bad_seq, "problem": report.problem,
-                          "witnessed": witnessed is not None}))
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "entries": report.entries,
+                    "heads": report.heads,
+                    "first_bad_seq": report.first_bad_seq,
+                    "problem": report.problem,
+                    "witnessed": witnessed is not None,
+                }
+            )
+        )
     elif report.ok:
         extra = " and matches the witnessed head" if witnessed is not None else ""
-        print(f"audit ledger intact: {report.entries} entries, {report.heads} signed heads"
-              f"{extra}")
+        print(f"audit ledger intact: {report.entries} entries, {report.heads} signed heads{extra}")
     else:
         where = f"entry {report.first_bad_seq}" if report.first_bad_seq is not None else "ledger"
         print(f"audit ledger TAMPERED at {where}: {report.problem}", file=sys.stderr)
@@ -56,20 +66,27 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _head(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import serialization
-    from sqlalchemy import Engine
 
-    from aman.audit.service import AuditService, head_to_json
+    from aman.audit.service import head_to_json
     from aman.audit.store import SqlLedgerStore
 
     service, engine = _service(args)
-    assert isinstance(service, AuditService) and isinstance(engine, Engine)  # noqa: S101
     with engine.connect() as conn:
         head = SqlLedgerStore(conn).latest_head()
     engine.dispose()
-    public = service.public_key.public_bytes(serialization.Encoding.Raw,
-                                             serialization.PublicFormat.Raw)
-    print(json.dumps({"head": head_to_json(head) if head else None, "key_id": service.key_id,
-                      "public_key": public.hex()}, indent=2))
+    public = service.public_key.public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    print(
+        json.dumps(
+            {
+                "head": head_to_json(head) if head else None,
+                "key_id": service.key_id,
+                "public_key": public.hex(),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -41,23 +41,35 @@ _ADVISORY_KEY = 0x616D616E  # "aman"
 
 def audit_signing_key(master_key: bytes) -> tuple[Ed25519PrivateKey, str]:
     """The ledger's Ed25519 key and its id (a fingerprint of the public key)."""
-    seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"aman audit ledger signing key v1").derive(master_key)
+    seed = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"aman audit ledger signing key v1"
+    ).derive(master_key)
     key = Ed25519PrivateKey.from_private_bytes(seed)
-    public = key.public_key().public_bytes(serialization.Encoding.Raw,
-                                           serialization.PublicFormat.Raw)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
     return key, "audit:" + hashlib.sha256(public).hexdigest()[:16]
 
 
 def head_to_json(sth: SignedTreeHead) -> dict[str, Any]:
-    return {"size": sth.size, "root": sth.root.hex(), "ts": sth.ts,
-            "signature": sth.signature.hex(), "key_id": sth.key_id}
+    return {
+        "size": sth.size,
+        "root": sth.root.hex(),
+        "ts": sth.ts,
+        "signature": sth.signature.hex(),
+        "key_id": sth.key_id,
+    }
 
 
 def head_from_json(data: Mapping[str, Any]) -> SignedTreeHead:
     try:
-        return SignedTreeHead(int(data["size"]), bytes.fromhex(data["root"]), float(data["ts"]),
-                              bytes.fromhex(data["signature"]), str(data["key_id"]))
+        return SignedTreeHead(
+            int(data["size"]),
+            bytes.fromhex(data["root"]),
+            float(data["ts"]),
+            bytes.fromhex(data["signature"]),
+            str(data["key_id"]),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise LedgerError(f"witnessed head is malformed: {exc}") from None
 
@@ -101,7 +113,11 @@ class AuditService:
         return entry
 
     def _append(
-        self, tenant: str, actor: str, action: str, target: str,
+        self,
+        tenant: str,
+        actor: str,
+        action: str,
+        target: str,
         details: Mapping[str, Any] | None,
     ) -> tuple[AuditEntry, SignedTreeHead]:
         if self._ledger is not None:
@@ -128,14 +144,21 @@ class AuditService:
             self._pending = None
 
     def record(
-        self, engine: Engine, *, tenant: str, actor: str, action: str, target: str,
+        self,
+        engine: Engine,
+        *,
+        tenant: str,
+        actor: str,
+        action: str,
+        target: str,
         details: Mapping[str, Any] | None = None,
     ) -> AuditEntry:
         """Append in a transaction of its own (for actions with no other writes)."""
         try:
             with engine.begin() as conn:
-                entry = self.append(conn, tenant=tenant, actor=actor, action=action,
-                                    target=target, details=details)
+                entry = self.append(
+                    conn, tenant=tenant, actor=actor, action=action, target=target, details=details
+                )
         except Exception:
             self.discard()
             raise
@@ -156,8 +179,12 @@ class AuditService:
         store = SqlLedgerStore()
         with engine.connect() as conn:
             store.conn = conn
-            return verify_ledger(store.iter_entries(0), store.iter_heads(),
-                                 {self.key_id: self.public_key}, witnessed=witnessed)
+            return verify_ledger(
+                store.iter_entries(0),
+                store.iter_heads(),
+                {self.key_id: self.public_key},
+                witnessed=witnessed,
+            )
 
     def read_witness(self) -> SignedTreeHead | None:
         if self._witness is None or not self._witness.exists():

@@ -45,7 +45,13 @@ class ContactRepository:
         return {r[0] for r in rows}
 
     def set_opt_out(
-        self, conn: Connection, *, tenant: str, contact_ix: str, opted_out: bool, source: str,
+        self,
+        conn: Connection,
+        *,
+        tenant: str,
+        contact_ix: str,
+        opted_out: bool,
+        source: str,
         now: float,
     ) -> None:
         """Record an opt-out (or opt-in) and its proof: source and time."""
@@ -56,7 +62,11 @@ class ContactRepository:
         )
         conn.execute(
             insert(ConsentEvent).values(
-                tenant=tenant, contact_ix=contact_ix, purpose="messaging",
-                granted=not opted_out, source=source[:64], at=now,
+                tenant=tenant,
+                contact_ix=contact_ix,
+                purpose="messaging",
+                granted=not opted_out,
+                source=source[:64],
+                at=now,
             )
         )

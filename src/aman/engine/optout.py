@@ -11,8 +11,19 @@ import unicodedata
 
 __all__ = ["OPT_IN_CONFIRMATION", "OPT_OUT_CONFIRMATION", "is_opt_in", "is_opt_out"]
 
-_STOP_WORDS = ("stop", "berhenti", "unsubscribe", "unsub", "stop all", "berhenti langganan",
-               "jangan kirim lagi", "opt out", "optout", "stopp", "setop")
+_STOP_WORDS = (
+    "stop",
+    "berhenti",
+    "unsubscribe",
+    "unsub",
+    "stop all",
+    "berhenti langganan",
+    "jangan kirim lagi",
+    "opt out",
+    "optout",
+    "stopp",
+    "setop",
+)
 _START_WORDS = ("start", "mulai", "subscribe", "langganan lagi", "opt in", "optin")
 _CLEAN = re.compile(r"[^a-z ]+")
 
@@ -20,9 +31,7 @@ OPT_OUT_CONFIRMATION = (
     "Anda telah berhenti berlangganan pesan dari kami. Ketik MULAI untuk berlangganan lagi.\n"
     "You have unsubscribed from our messages. Send START to subscribe again."
 )
-OPT_IN_CONFIRMATION = (
-    "Terima kasih, Anda berlangganan lagi. / Thank you, you are subscribed again."
-)
+OPT_IN_CONFIRMATION = "Terima kasih, Anda berlangganan lagi. / Thank you, you are subscribed again."
 
 
 def _norm(text: str) -> str:
@@ -41,7 +50,7 @@ def _close(word: str, target: str) -> bool:
     if len(word) == len(target):
         return sum(a != b for a, b in zip(word, target, strict=True)) <= 1
     short, long_ = sorted((word, target), key=len)
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
 def _matches(text: str, words: tuple[str, ...]) -> bool:

@@ -47,8 +47,12 @@ class StateStore:
             return {}
         rows = conn.execute(
             select(
-                Conversation.phone_number_id, Conversation.contact_ix, Conversation.state_enc,
-                Conversation.mode, Conversation.handoff_reason, Conversation.handoff_at,
+                Conversation.phone_number_id,
+                Conversation.contact_ix,
+                Conversation.state_enc,
+                Conversation.mode,
+                Conversation.handoff_reason,
+                Conversation.handoff_at,
                 Conversation.last_inbound_at,
             )
             .where(Conversation.tenant == self._vault.tenant)

@@ -72,18 +72,21 @@ class EffectsWriter:
         """A single-use, short-lived verification URL for this conversation."""
         token = secrets.token_urlsafe(24)
         digest = hashlib.sha256(token.encode()).hexdigest()
-        effects.tokens.append({
-            "token_hash": digest,
-            "tenant": self._vault.tenant,
-            "phone_number_id": effects.msg.phone_number_id,
-            "contact_ix": effects.msg.contact_ix,
-            "purpose": purpose[:32],
-            "data_enc": self._vault.seal_json("verify_tokens", "data", digest,
-                                              {"wa": effects.incoming.wa_id}),
-            "created_at": now,
-            "expires_at": now + VERIFY_TTL_SECONDS,
-            "attempts": 0,
-        })
+        effects.tokens.append(
+            {
+                "token_hash": digest,
+                "tenant": self._vault.tenant,
+                "phone_number_id": effects.msg.phone_number_id,
+                "contact_ix": effects.msg.contact_ix,
+                "purpose": purpose[:32],
+                "data_enc": self._vault.seal_json(
+                    "verify_tokens", "data", digest, {"wa": effects.incoming.wa_id}
+                ),
+                "created_at": now,
+                "expires_at": now + VERIFY_TTL_SECONDS,
+                "attempts": 0,
+            }
+        )
         return f"{self._public_url}/verify/{token}"
 
     def apply(self, conn: Connection, batch: Sequence[MessageEffects], now: float) -> None:
@@ -99,30 +102,48 @@ class EffectsWriter:
         for e in batch:
             for timer in e.timers:
                 self.timers.set(
-                    conn, phone_number_id=e.msg.phone_number_id, contact_ix=e.msg.contact_ix,
-                    wa_id=e.incoming.wa_id, name=timer.name, at=timer.at, data=dict(timer.data),
+                    conn,
+                    phone_number_id=e.msg.phone_number_id,
+                    contact_ix=e.msg.contact_ix,
+                    wa_id=e.incoming.wa_id,
+                    name=timer.name,
+                    at=timer.at,
+                    data=dict(timer.data),
                 )
             if e.opt_out is not None:
                 self.contacts.set_opt_out(
-                    conn, tenant=self._vault.tenant, contact_ix=e.msg.contact_ix,
-                    opted_out=e.opt_out, source=e.opt_out_source, now=now,
+                    conn,
+                    tenant=self._vault.tenant,
+                    contact_ix=e.msg.contact_ix,
+                    opted_out=e.opt_out,
+                    source=e.opt_out_source,
+                    now=now,
                 )
             if self._audit is not None:
                 for rec in e.audit:
                     self._audit.append(
-                        conn, tenant=self._vault.tenant, actor=self._actor, action=rec.action,
-                        target=rec.target, details=dict(rec.details),
+                        conn,
+                        tenant=self._vault.tenant,
+                        actor=self._actor,
+                        action=rec.action,
+                        target=rec.target,
+                        details=dict(rec.details),
                     )
                 if e.opt_out is not None:
                     self._audit.append(
-                        conn, tenant=self._vault.tenant, actor="customer",
+                        conn,
+                        tenant=self._vault.tenant,
+                        actor="customer",
                         action="opt_out" if e.opt_out else "opt_in",
                         target=f"contact:{e.msg.contact_ix[:12]}",
                         details={"source": e.opt_out_source},
                     )
                 if e.handoff_opened:
                     self._audit.append(
-                        conn, tenant=self._vault.tenant, actor=self._actor, action="handoff",
+                        conn,
+                        tenant=self._vault.tenant,
+                        actor=self._actor,
+                        action="handoff",
                         target=f"contact:{e.msg.contact_ix[:12]}",
                         details={"reason": e.record.handoff_reason or ""},
                     )

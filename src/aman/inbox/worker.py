@@ -69,8 +69,13 @@ class InboxWorker:
         self._clock = clock
         self._inbox = InboxRepository(dialect)
         self._audit = audit
-        self._fx = EffectsWriter(dialect=dialect, vault=vault, audit=audit,
-                                 actor=f"bot:{bot.name}", public_url=public_url)
+        self._fx = EffectsWriter(
+            dialect=dialect,
+            vault=vault,
+            audit=audit,
+            actor=f"bot:{bot.name}",
+            public_url=public_url,
+        )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
         self.wake = asyncio.Event()
         self.processed = 0
@@ -128,10 +133,15 @@ class InboxWorker:
                 self._fx.apply(conn, owned, now)
                 for msg, error in failed:
                     delay = (
-                        RETRY_DELAYS[msg.attempts - 1] if msg.attempts <= len(RETRY_DELAYS) else None
+                        RETRY_DELAYS[msg.attempts - 1]
+                        if msg.attempts <= len(RETRY_DELAYS)
+                        else None
                     )
                     self._inbox.release(
-                        conn, worker, msg.id, error=error,
+                        conn,
+                        worker,
+                        msg.id,
+                        error=error,
                         retry_at=None if delay is None else now + delay,
                     )
         except Exception:
@@ -199,12 +209,16 @@ class InboxWorker:
         message = orjson.loads(body.replace(LINK_PLACEHOLDER.encode(), link.encode()))
         return Reply(message, reply.fallback)
 
-    def _contact_row(self, msg: ClaimedMessage, payload: dict[str, Any], now: float) -> dict[str, Any]:
+    def _contact_row(
+        self, msg: ClaimedMessage, payload: dict[str, Any], now: float
+    ) -> dict[str, Any]:
         name = payload.get("name")
         return {
             "tenant": msg.tenant,
             "contact_ix": msg.contact_ix,
-            "wa_id_enc": self._vault.seal("contacts", "wa_id", msg.contact_ix, payload["wa"].encode()),
+            "wa_id_enc": self._vault.seal(
+                "contacts", "wa_id", msg.contact_ix, payload["wa"].encode()
+            ),
             "name_enc": self._vault.seal("contacts", "name", msg.contact_ix, name.encode())
             if name
             else None,
@@ -236,18 +250,36 @@ class InboxWorker:
         rows = []
         if self._mark_read and receipt:
             ref = f"r{msg.id}"
-            read = {"msg": {"messaging_product": "whatsapp", "status": "read",
-                            "message_id": msg.wamid}}
-            rows.append(base | {"ref": ref, "seq": 0, "kind": "read",
-                                "body_enc": self._vault.seal_json("outbox", "body", ref, read)})
-        head = {"messaging_product": "whatsapp", "recipient_type": "individual",
-                "to": incoming.wa_id}
+            read = {
+                "msg": {"messaging_product": "whatsapp", "status": "read", "message_id": msg.wamid}
+            }
+            rows.append(
+                base
+                | {
+                    "ref": ref,
+                    "seq": 0,
+                    "kind": "read",
+                    "body_enc": self._vault.seal_json("outbox", "body", ref, read),
+                }
+            )
+        head = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": incoming.wa_id,
+        }
         for seq, reply in enumerate(replies):
             ref = f"m{msg.id}.{seq}"
             fallback = head | dict(reply.fallback) if reply.fallback is not None else None
             body: dict[str, Any] = {"msg": head | dict(reply.message), "fallback": fallback}
-            rows.append(base | {"ref": ref, "seq": seq, "kind": "message",
-                                "body_enc": self._vault.seal_json("outbox", "body", ref, body)})
+            rows.append(
+                base
+                | {
+                    "ref": ref,
+                    "seq": seq,
+                    "kind": "message",
+                    "body_enc": self._vault.seal_json("outbox", "body", ref, body),
+                }
+            )
         return rows
 
 
