@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from aman.aio import sleep_or_stop
+from aman.audit.service import AuditService
 from aman.config import Settings
 from aman.engine.bot import Bot
 from aman.inbox.repository import InboxRepository
@@ -27,7 +28,6 @@ from aman.outbox.graph import GraphClient
 from aman.outbox.repository import OutboxRepository
 from aman.outbox.retry import RetryPolicy
 from aman.outbox.sender import Sender
-from aman.audit.service import AuditService
 from aman.scheduler.timers import TimerRepository
 from aman.storage import workers
 from aman.storage.db import dialect_of, make_engine
@@ -60,6 +60,7 @@ class Runtime:
     worker_id: int = field(init=False, default=0)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
+    _keys_checked: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -71,10 +72,18 @@ class Runtime:
         self.engine = make_engine(s.database_url, pool_size=pool)
         upgrade(self.engine)
         self.vault = Vault.open_or_create(self.engine, s.tenant, master)
-        self.audit = AuditService(master, witness=Path(s.audit_witness) if s.audit_witness else None)
+        self.audit = AuditService(
+            master, witness=Path(s.audit_witness) if s.audit_witness else None
+        )
         self.timers = TimerRepository(self.dialect, self.vault)
-        self.team = TeamInbox(self.engine, self.vault, self.audit, self.dialect,
-                              wake_worker=self._wake_worker, wake_sender=self._wake_sender)
+        self.team = TeamInbox(
+            self.engine,
+            self.vault,
+            self.audit,
+            self.dialect,
+            wake_worker=self._wake_worker,
+            wake_sender=self._wake_sender,
+        )
 
     def _has(self, role: str) -> bool:
         return self.role in ("all", role)
@@ -156,6 +165,11 @@ class Runtime:
             fired = self.timers.fire_due(conn, now) if self._has("scheduler") else 0
             reclaimed = InboxRepository(self.dialect).reap(conn)
             uncertain, resent = OutboxRepository(self.dialect).reap(conn, now, s.reconcile_seconds)
+        if now - self._keys_checked > 30.0:
+            # Pick up a data key rotated by `aman keys rotate` in another process.
+            self._keys_checked = now
+            if self.vault.refresh():
+                log.info("data key rotated: new writes use the new active key")
         if fired:
             self._wake_worker()
         if dead or reclaimed or uncertain or resent:
