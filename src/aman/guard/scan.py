@@ -1,0 +1,108 @@
+"""One verdict for one customer message: benign, suspicious or phishing.
+
+Scoring (deliberately simple so it can be audited):
+
+1. Every link is analysed by :func:`aman.guard.urls.analyze_url` and the text by
+   :func:`aman.guard.text.text_signals`.  Each finding is a reason with a weight
+   ``w`` in [0, 1): roughly "how likely is a message malicious if this alone holds".
+2. Reasons are deduplicated by code (heaviest kept).  ``link_lure`` ("klik link
+   berikut") only counts when some link is neither ours nor well known.
+3. If the customer is *reporting* a scam (``is_fraud_report``), text weights are
+   multiplied by ``REPORT_DAMPING``; link weights are not (a pasted phishing link is
+   still a phishing link).  The reason ``fraud_report`` (weight 0) is added so the
+   caller can route the chat to the fraud desk.
+4. ``score = 1 - prod(1 - w)`` (noisy-OR).  ``phishing`` when score >= 0.70,
+   ``suspicious`` when score >= 0.40, otherwise ``benign``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aman.guard.reasons import Reason, merge_reasons, noisy_or
+from aman.guard.tables import KNOWN_GOOD
+from aman.guard.text import is_fraud_report, text_signals
+from aman.guard.urls import analyze_url, extract_urls
+
+__all__ = [
+    "MAX_SCAN_CHARS",
+    "PHISHING_THRESHOLD",
+    "REPORT_DAMPING",
+    "SUSPICIOUS_THRESHOLD",
+    "Verdict",
+    "VerdictLabel",
+    "scan",
+]
+
+VerdictLabel = Literal["benign", "suspicious", "phishing"]
+
+PHISHING_THRESHOLD = 0.70
+SUSPICIOUS_THRESHOLD = 0.40
+REPORT_DAMPING = 0.15
+# WhatsApp text messages are at most 4096 characters; anything beyond this bound is
+# not analysed (the reason ``truncated`` says so).
+MAX_SCAN_CHARS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of :func:`scan` for one message."""
+
+    text: str
+    verdict: VerdictLabel
+    score: float
+    reasons: list[str]
+    details: list[Reason] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape used by the CLI: text, verdict, score, reasons."""
+        return {
+            "text": self.text,
+            "verdict": self.verdict,
+            "score": round(self.score, 4),
+            "reasons": list(self.reasons),
+        }
+
+
+def _label(score: float) -> VerdictLabel:
+    if score >= PHISHING_THRESHOLD:
+        return "phishing"
+    if score >= SUSPICIOUS_THRESHOLD:
+        return "suspicious"
+    return "benign"
+
+
+def scan(text: str, own_domains: Sequence[str] = ()) -> Verdict:
+    """Classify one customer message (or a bare URL) without any network access."""
+    if not isinstance(text, str):
+        raise TypeError("scan() needs the message as str")
+    body = text[:MAX_SCAN_CHARS]
+    url_reasons: list[Reason] = []
+    untrusted_link = False
+    for found in extract_urls(body):
+        findings = analyze_url(found, own_domains)
+        url_reasons.extend(findings.reasons)
+        if not findings.own and findings.registrable not in KNOWN_GOOD:
+            untrusted_link = True
+    txt_reasons = [r for r in text_signals(body) if r.code != "link_lure" or untrusted_link]
+    extra: list[Reason] = []
+    if is_fraud_report(body):
+        txt_reasons = [
+            Reason(r.code, r.text, r.weight * REPORT_DAMPING) for r in txt_reasons
+        ]
+        extra.append(Reason("fraud_report", "customer reports a scam attempt by someone else", 0.0))
+    if len(text) > MAX_SCAN_CHARS:
+        extra.append(Reason("truncated", f"only the first {MAX_SCAN_CHARS} chars were read", 0.0))
+    reasons = merge_reasons([*url_reasons, *txt_reasons, *extra])
+    score = noisy_or(r.weight for r in reasons)
+    reasons.sort(key=lambda r: -r.weight)
+    return Verdict(
+        text=text,
+        verdict=_label(score),
+        score=score,
+        reasons=[r.code for r in reasons],
+        details=reasons,
+    )
+
