@@ -43,8 +43,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"
     try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
     finally:
         with admin.connect() as conn:
+            # A connection a test forgot to close must not hang the suite.
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE application_name = :s AND pid <> pg_backend_pid()"),
+                         {"s": schema})
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

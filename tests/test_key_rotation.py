@@ -67,8 +67,9 @@ async def test_rotate_reencrypts_everything_and_keeps_it_readable(
         blobs = conn.execute(select(m.Inbox.payload_enc)).scalars().all()
     assert {key_id_of(b) for b in blobs} == {new_key}
     assert all_plaintexts(engine, vault) == before
-    rows = [r for r in engine.connect().execute(select(m.AuditEntryRow.action)).scalars()]
-    assert rows == ["key_rotated"]
+    with engine.connect() as conn:
+        actions = list(conn.execute(select(m.AuditEntryRow.action)).scalars())
+    assert actions == ["key_rotated"]
     engine.dispose()
 
 
