@@ -18,6 +18,7 @@ from starlette.routing import Route
 from aman.api.health import healthz, index, metrics_endpoint
 from aman.api.security_headers import SecurityHeadersMiddleware
 from aman.runtime import Runtime
+from aman.verify.routes import verify_page
 from aman.webhook.routes import Receive, Scope, Send, WebhookApp
 
 __all__ = ["create_app"]
@@ -57,6 +58,7 @@ def create_app(runtime: Runtime) -> _Dispatch:
             Route("/", index),
             Route("/healthz", healthz),
             Route("/metrics", metrics_endpoint),
+            Route("/verify/{token}", verify_page, methods=["GET", "POST"]),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware)],
         lifespan=lifespan,

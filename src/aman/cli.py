@@ -87,7 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = dbsub.add_parser("upgrade", help="apply migrations up to the latest schema")
     up.set_defaults(func=_db_upgrade)
 
-    for module in ("aman.nlu.cli", "aman.guard.cli", "aman.audit.cli", "aman.storage.keys_cli"):
+    for module in (
+        "aman.engine.flows.cli",
+        "aman.nlu.cli",
+        "aman.guard.cli",
+        "aman.audit.cli",
+        "aman.storage.keys_cli",
+    ):
         _register(sub, module)
     return parser
 

@@ -22,7 +22,9 @@ from aman.audit.service import AuditService
 from aman.config import Settings
 from aman.engine.bot import Bot
 from aman.inbox.repository import InboxRepository
+from aman.adapters.banking import default_bank
 from aman.inbox.team import TeamInbox
+from aman.verify.service import VerificationService
 from aman.inbox.worker import InboxWorker
 from aman.outbox.graph import GraphClient
 from aman.outbox.repository import OutboxRepository
@@ -54,6 +56,7 @@ class Runtime:
     audit: AuditService = field(init=False)
     timers: TimerRepository = field(init=False)
     team: TeamInbox = field(init=False)
+    verification: VerificationService = field(init=False)
     ingestor: Ingestor | None = field(init=False, default=None)
     inbox_worker: InboxWorker | None = field(init=False, default=None)
     sender: Sender | None = field(init=False, default=None)
@@ -76,6 +79,10 @@ class Runtime:
             master, witness=Path(s.audit_witness) if s.audit_witness else None
         )
         self.timers = TimerRepository(self.dialect, self.vault)
+        self.verification = VerificationService(
+            self.engine, self.vault, self.audit, self.dialect, default_bank().authenticate,
+            wake_worker=self._wake_worker,
+        )
         self.team = TeamInbox(
             self.engine,
             self.vault,

@@ -173,7 +173,8 @@ class InboxWorker:
             fx.contact_row = self._contact_row(msg, payload, now)
             record.last_inbound_at = float(msg.msg_ts) or now
         replies: tuple[Reply, ...] = ()
-        if record.mode == "human" and incoming.event != "agent_closed":
+        # Timers still reach the bot (it may reschedule a reminder); nothing else does.
+        if record.mode == "human" and incoming.event not in ("agent_closed", "timer"):
             # An agent owns the conversation: the bot stays quiet, but STOP always works.
             if is_opt_out(incoming.text):
                 fx.opt_out, replies = True, (text_reply(OPT_OUT_CONFIRMATION),)
@@ -183,7 +184,8 @@ class InboxWorker:
             result = self._bot.handle(incoming, record.state)
             record.state = dict(result.state)
             fx.timers, fx.audit, fx.opt_out = result.timers, result.audit, result.opt_out
-            replies = result.replies
+            # While an agent owns the chat, a timer may reschedule but never speaks.
+            replies = () if record.mode == "human" else result.replies
             if result.handoff == "open" and record.mode != "human":
                 record.mode, record.handoff_at = "human", now
                 fx.handoff_opened = True
