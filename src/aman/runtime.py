@@ -34,6 +34,7 @@ from aman.scheduler.timers import TimerRepository
 from aman.storage import workers
 from aman.storage.db import dialect_of, make_engine
 from aman.storage.migrate import upgrade
+from aman.storage.notify import PgListener
 from aman.storage.vault import Vault
 from aman.webhook.ingest import Ingestor
 
@@ -57,6 +58,7 @@ class Runtime:
     timers: TimerRepository = field(init=False)
     team: TeamInbox = field(init=False)
     verification: VerificationService = field(init=False)
+    listener: PgListener | None = field(init=False, default=None)
     ingestor: Ingestor | None = field(init=False, default=None)
     inbox_worker: InboxWorker | None = field(init=False, default=None)
     sender: Sender | None = field(init=False, default=None)
@@ -80,7 +82,11 @@ class Runtime:
         )
         self.timers = TimerRepository(self.dialect, self.vault)
         self.verification = VerificationService(
-            self.engine, self.vault, self.audit, self.dialect, default_bank().authenticate,
+            self.engine,
+            self.vault,
+            self.audit,
+            self.dialect,
+            default_bank().authenticate,
             wake_worker=self._wake_worker,
         )
         self.team = TeamInbox(
@@ -134,6 +140,7 @@ class Runtime:
                 retry=RetryPolicy(max_attempts=s.max_send_attempts),
                 poll_seconds=s.poll_seconds,
                 reconcile_seconds=s.reconcile_seconds,
+                numbers=[s.phone_number_id] if s.phone_number_id else [],
             )
         if self._has("web"):
             self.ingestor = Ingestor(
@@ -151,6 +158,11 @@ class Runtime:
         if self.sender is not None:
             self._tasks.append(asyncio.create_task(self.sender.run(self._stop)))
         self._tasks.append(asyncio.create_task(self._heartbeat_loop()))
+        if self.dialect == "postgresql" and (self.inbox_worker or self.sender):
+            self.listener = PgListener(
+                s.database_url, {"aman_inbox": self._wake_worker, "aman_outbox": self._wake_sender}
+            )
+            self._tasks.append(asyncio.create_task(self.listener.run(self._stop)))
 
     def _wake_worker(self) -> None:
         if self.inbox_worker is not None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, insert, text
+from sqlalchemy import Connection, TextClause, bindparam, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aman.storage.models import Outbox, SendAttempt
@@ -27,6 +27,7 @@ UPDATE outbox SET state = 'sending', worker_id = :worker, claimed_at = :now,
 WHERE id IN (
   SELECT o.id FROM outbox o
   WHERE o.state = 'todo' AND o.next_attempt_at <= :now
+    AND o.phone_number_id IN :numbers
     AND (o.kind = 'read' OR NOT EXISTS (
           SELECT 1 FROM outbox p
           WHERE p.contact_ix = o.contact_ix AND p.kind = 'message' AND p.id < o.id
@@ -73,7 +74,12 @@ class OutboxRepository:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
-        self._claim: TextClause = text(_CLAIM.format(lock=lock))
+        self._claim: TextClause = text(_CLAIM.format(lock=lock)).bindparams(
+            bindparam("numbers", expanding=True)
+        )
+        self._discover = text(
+            "SELECT phone_number_id, MAX(id) FROM outbox WHERE id > :after GROUP BY phone_number_id"
+        )
         ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
         self._insert = ins(Outbox).on_conflict_do_nothing(
             index_elements=["inbox_id", "seq", "kind"]
@@ -118,8 +124,19 @@ class OutboxRepository:
         if rows:
             conn.execute(self._insert, list(rows))
 
-    def claim(self, conn: Connection, worker: int, limit: int, now: float) -> list[ClaimedSend]:
-        rows = conn.execute(self._claim, {"worker": worker, "limit": limit, "now": now}).all()
+    def discover(self, conn: Connection, after_id: int) -> tuple[set[str], int]:
+        """Business numbers with outbox rows newer than ``after_id``, and the newest id."""
+        rows = conn.execute(self._discover, {"after": after_id}).all()
+        return {r[0] for r in rows}, max((int(r[1]) for r in rows), default=after_id)
+
+    def claim(
+        self, conn: Connection, worker: int, limit: int, now: float, numbers: Sequence[str]
+    ) -> list[ClaimedSend]:
+        """Claim ready rows of the business numbers this sender holds the lease for."""
+        if not numbers:
+            return []
+        params = {"worker": worker, "limit": limit, "now": now, "numbers": list(numbers)}
+        rows = conn.execute(self._claim, params).all()
         claimed = [ClaimedSend(*row) for row in rows]
         claimed.sort(key=lambda c: c.id)
         return claimed

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,13 +26,16 @@ from aman.outbox.graph import GraphClient, classify
 from aman.outbox.ratelimit import Pacer, RecipientBuckets
 from aman.outbox.repository import ClaimedSend, OutboxRepository, SendOutcome
 from aman.outbox.retry import RetryPolicy
+from aman.security.blind_index import mask_id
 from aman.storage.groupcommit import GroupCommitter
+from aman.storage.leases import Leases
 from aman.storage.vault import Vault
 from aman.webhook.ingest import CALLBACK_PREFIX
 
-__all__ = ["Sender"]
+__all__ = ["LEASE_TTL", "Sender"]
 
 log = logging.getLogger(__name__)
+LEASE_TTL = 6.0  # seconds; a dead sender's numbers are taken over within about this long
 
 
 class Sender:
@@ -51,6 +54,7 @@ class Sender:
         retry: RetryPolicy | None = None,
         poll_seconds: float = 1.0,
         reconcile_seconds: float = 30.0,
+        numbers: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
     ) -> None:
@@ -81,6 +85,11 @@ class Sender:
         self.wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent = 0
+        self._lease = Leases()
+        self._numbers: set[str] = set(numbers)
+        self._leased: dict[str, float] = {}
+        self._leases_due = 0.0
+        self._watermark = 0
 
     def _pacer(self, phone_number_id: str) -> Pacer:
         pacer = self._pacers.get(phone_number_id)
@@ -129,11 +138,47 @@ class Sender:
             await asyncio.wait(set(self._tasks), timeout=30)
         await self._results.close()
         await self._graph.close()
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._release_leases)
         self._executor.shutdown(wait=True)
 
     def _claim(self, limit: int) -> list[ClaimedSend]:
+        now = self._clock()
+        if now >= self._leases_due or self._new_numbers():
+            self._renew_leases(now)
+        numbers = [n for n, until in self._leased.items() if until > now + 1.0]
         with self._engine.begin() as conn:
-            return self._repo.claim(conn, self._worker_id(), limit, self._clock())
+            return self._repo.claim(conn, self._worker_id(), limit, now, numbers)
+
+    def _new_numbers(self) -> bool:
+        """Look at outbox rows added since the last look for business numbers not seen yet."""
+        with self._engine.connect() as conn:
+            found, self._watermark = self._repo.discover(conn, self._watermark)
+        new = found - self._numbers
+        self._numbers |= found
+        return bool(new)
+
+    def _renew_leases(self, now: float) -> None:
+        """Exactly one active sender per business number: take or renew its lease."""
+        self._leases_due = now + LEASE_TTL / 3
+        worker = self._worker_id()
+        with self._engine.begin() as conn:
+            for number in sorted(self._numbers):
+                if self._lease.acquire(conn, f"sender:{number}", worker, LEASE_TTL, now):
+                    if number not in self._leased:
+                        log.info("sender: now sending for business number %s", mask_id(number))
+                    self._leased[number] = now + LEASE_TTL
+                else:
+                    self._leased.pop(number, None)
+
+    def _release_leases(self) -> None:
+        worker = self._worker_id()
+        try:
+            with self._engine.begin() as conn:
+                for number in list(self._leased):
+                    self._lease.release(conn, f"sender:{number}", worker)
+        except Exception as exc:  # noqa: BLE001 - leases expire by themselves anyway
+            log.warning("sender: could not release leases: %s", type(exc).__name__)
+        self._leased.clear()
 
     async def _deliver(self, row: ClaimedSend) -> None:
         try:

@@ -21,8 +21,12 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database behind ``engine`` to ``revision`` (idempotent)."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Migrate the database behind ``engine`` to ``revision`` (idempotent).
+
+    Each domain package keeps its tables on its own branch off the core schema,
+    so the default target is every head.
+    """
     cfg = alembic_config()
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn

@@ -33,6 +33,7 @@ __all__ = [
     "Conversation",
     "DataKeyRow",
     "Inbox",
+    "Lease",
     "Outbox",
     "SendAttempt",
     "StatusEvent",
@@ -299,6 +300,15 @@ class DataKeyRow(Base):
     provider_key_id: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class Lease(Base):
+    """A named, expiring lock held by one worker (e.g. the sender of one phone number)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[float] = mapped_column(Float)
 
 
 class Worker(Base):
