@@ -1,4 +1,4 @@
-"""A stolen database file or a log excerpt reveals nothing about the customer (issue: data protection)."""
+"""A stolen database file or a log excerpt reveals nothing about the customer."""
 
 from __future__ import annotations
 

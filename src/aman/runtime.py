@@ -17,14 +17,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from aman.adapters.banking import default_bank
 from aman.aio import sleep_or_stop
 from aman.audit.service import AuditService
 from aman.config import Settings
 from aman.engine.bot import Bot
 from aman.inbox.repository import InboxRepository
-from aman.adapters.banking import default_bank
 from aman.inbox.team import TeamInbox
-from aman.verify.service import VerificationService
 from aman.inbox.worker import InboxWorker
 from aman.outbox.graph import GraphClient
 from aman.outbox.repository import OutboxRepository
@@ -36,6 +35,7 @@ from aman.storage.db import dialect_of, make_engine
 from aman.storage.migrate import upgrade
 from aman.storage.notify import PgListener
 from aman.storage.vault import Vault
+from aman.verify.service import VerificationService
 from aman.webhook.ingest import Ingestor
 
 __all__ = ["ROLES", "Runtime"]

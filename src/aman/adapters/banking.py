@@ -115,7 +115,7 @@ _BRANCHES = (
 )
 _SLOT_HOURS = (9, 10, 11, 13, 14, 15)
 # The demo bank's mobile-banking PIN, asked only on the HTTPS verification page.
-DEMO_PIN = "123456"  # noqa: S105 - a published demo credential, not a secret
+DEMO_PIN = "123456"  # a published demo credential, not a secret
 
 
 class DemoCoreBanking:
