@@ -38,7 +38,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             pytest.fail("AMAN_TEST_POSTGRES_URL is not set in CI")
         pytest.skip("set AMAN_TEST_POSTGRES_URL to run the PostgreSQL variant")
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    # pre-ping: the chaos test restarts PostgreSQL, killing pooled connections.
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"

@@ -62,6 +62,10 @@ class InboxRepository:
             "UPDATE inbox SET status = :status, not_before = :not_before, worker_id = NULL, "
             "last_error = :error WHERE id = :id AND status = 'doing' AND worker_id = :worker"
         )
+        self._release_own = text(
+            "UPDATE inbox SET status = 'todo', worker_id = NULL "
+            "WHERE status = 'doing' AND worker_id = :worker"
+        )
         self._reap = text(
             "UPDATE inbox SET status = 'todo' WHERE status = 'doing' AND worker_id IS NULL"
         )
@@ -89,6 +93,10 @@ class InboxRepository:
             "not_before": retry_at if retry_at is not None else 0.0,
         }
         conn.execute(self._retry, params)
+
+    def release_own(self, conn: Connection, worker: int) -> int:
+        """Give back every claim of ``worker`` (after a failed batch: none is in progress)."""
+        return int(conn.execute(self._release_own, {"worker": worker}).rowcount)
 
     def reap(self, conn: Connection) -> int:
         """Orphaned claims (their worker row is gone) go back to 'todo'."""

@@ -79,6 +79,7 @@ class InboxWorker:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
         self.wake = asyncio.Event()
         self.processed = 0
+        self._dirty = False  # a batch failed after claiming: release our claims first
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -105,9 +106,19 @@ class InboxWorker:
         """Claim and handle one batch; returns how many messages were handled."""
         worker = self._worker_id()
         now = self._clock()
+        if self._dirty:
+            # The last batch failed midway (e.g. the database restarted): our claims are
+            # still marked 'doing' under our live id, so nobody else would reclaim them.
+            with self._engine.begin() as conn:
+                released = self._inbox.release_own(conn, worker)
+            self._dirty = False
+            if released:
+                log.info("inbox worker: released %d claim(s) of a failed batch", released)
+        self._dirty = True
         with self._engine.begin() as conn:
             claimed = self._inbox.claim(conn, worker, self._batch, now)
         if not claimed:
+            self._dirty = False
             return 0
         with self._engine.begin() as conn:
             records = self._fx.states.load(
@@ -148,6 +159,7 @@ class InboxWorker:
             if self._audit is not None:
                 self._audit.discard()
             raise
+        self._dirty = False
         if self._audit is not None:
             self._audit.committed()
         if failed:

@@ -106,6 +106,13 @@ class OutboxRepository:
             "UPDATE outbox SET state = 'todo', body_enc = :body, next_attempt_at = :at, "
             "worker_id = NULL, error_code = :code WHERE id = :id AND state = 'sending'"
         )
+        self._own_sending = text(
+            "SELECT id FROM outbox WHERE state = 'sending' AND worker_id = :worker"
+        )
+        self._mark_uncertain = text(
+            "UPDATE outbox SET state = 'uncertain', worker_id = NULL, reconcile_by = :deadline "
+            "WHERE id = :id AND state = 'sending' AND worker_id = :worker"
+        )
         # Read receipts are idempotent: resend at once.  Messages wait for reconciliation.
         self._reap = text(
             "UPDATE outbox SET state = 'uncertain', reconcile_by = :deadline "
@@ -182,6 +189,20 @@ class OutboxRepository:
             conn.execute(statements[outcome], params_list)
         if attempts:
             conn.execute(self._insert_attempt, attempts)
+
+    def sweep_untracked(
+        self, conn: Connection, worker: int, owned: frozenset[int], deadline: float
+    ) -> int:
+        """Our 'sending' rows that we do not track any more become uncertain."""
+        rows = conn.execute(self._own_sending, {"worker": worker}).scalars().all()
+        lost = [i for i in rows if i not in owned]
+        if not lost:
+            return 0
+        conn.execute(
+            self._mark_uncertain,
+            [{"id": i, "worker": worker, "deadline": deadline} for i in lost],
+        )
+        return len(lost)
 
     def reap(self, conn: Connection, now: float, reconcile_seconds: float) -> tuple[int, int]:
         """Orphaned 'sending' rows become uncertain; uncertain rows past deadline are resent.

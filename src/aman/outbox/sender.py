@@ -90,6 +90,8 @@ class Sender:
         self._leased: dict[str, float] = {}
         self._leases_due = 0.0
         self._watermark = 0
+        self._owned: set[int] = set()  # claimed rows whose outcome is not committed yet
+        self._unrecorded: list[SendOutcome] = []
 
     def _pacer(self, phone_number_id: str) -> Pacer:
         pacer = self._pacers.get(phone_number_id)
@@ -97,7 +99,9 @@ class Sender:
             pacer = self._pacers[phone_number_id] = Pacer(self._rate)
         return pacer
 
-    def _results_committed(self, outcomes: Any) -> None:
+    def _results_committed(self, outcomes: Sequence[SendOutcome]) -> None:
+        for o in outcomes:
+            self._owned.discard(o.outbox_id)
         # A finished row may unblock the next message to the same recipient.
         self.wake.set()
 
@@ -113,15 +117,23 @@ class Sender:
                     await wait_any(stop, self._slot_free, self._poll)
                     continue
                 self.wake.clear()
+                unrecorded, self._unrecorded = self._unrecorded, []
                 try:
                     claimed = await loop.run_in_executor(
-                        self._executor, self._claim, min(free, 500)
+                        self._executor,
+                        self._claim,
+                        min(free, 500),
+                        unrecorded,
+                        frozenset(self._owned),
                     )
                 except Exception as exc:  # noqa: BLE001 - survive a DB outage
                     log.warning("sender: claim failed: %s", type(exc).__name__)
+                    self._unrecorded = unrecorded + self._unrecorded
                     await sleep_or_stop(stop, 1.0)
                     continue
+                self._results_committed(unrecorded)
                 for row in claimed:
+                    self._owned.add(row.id)
                     self._in_flight += 1
                     metrics.OUTBOX_QUEUE.inc()
                     task = asyncio.create_task(self._deliver(row))
@@ -141,10 +153,16 @@ class Sender:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._release_leases)
         self._executor.shutdown(wait=True)
 
-    def _claim(self, limit: int) -> list[ClaimedSend]:
+    def _claim(
+        self, limit: int, unrecorded: list[SendOutcome], owned: frozenset[int]
+    ) -> list[ClaimedSend]:
         now = self._clock()
+        if unrecorded:
+            # Outcomes whose write failed (database restart): the updates are idempotent.
+            with self._engine.begin() as conn:
+                self._repo.record(conn, unrecorded)
         if now >= self._leases_due or self._new_numbers():
-            self._renew_leases(now)
+            self._renew_leases(now, owned)
         numbers = [n for n, until in self._leased.items() if until > now + 1.0]
         with self._engine.begin() as conn:
             return self._repo.claim(conn, self._worker_id(), limit, now, numbers)
@@ -157,11 +175,18 @@ class Sender:
         self._numbers |= found
         return bool(new)
 
-    def _renew_leases(self, now: float) -> None:
-        """Exactly one active sender per business number: take or renew its lease."""
+    def _renew_leases(self, now: float, owned: frozenset[int]) -> None:
+        """Exactly one active sender per business number: take or renew its lease.
+
+        Also sweep our own 'sending' rows that we no longer track (a claim whose commit
+        answer was lost): they may or may not have gone out, so they are reconciled.
+        """
         self._leases_due = now + LEASE_TTL / 3
         worker = self._worker_id()
         with self._engine.begin() as conn:
+            swept = self._repo.sweep_untracked(conn, worker, owned, now + self._reconcile)
+            if swept:
+                log.warning("sender: %d untracked claim(s) marked uncertain", swept)
             for number in sorted(self._numbers):
                 if self._lease.acquire(conn, f"sender:{number}", worker, LEASE_TTL, now):
                     if number not in self._leased:
@@ -200,10 +225,9 @@ class Sender:
             self._slot_free.set()
         try:
             await self._results.submit(outcome)
-        except Exception as exc:  # noqa: BLE001 - the reaper settles the row later
-            log.warning(
-                "sender: outcome not recorded (%s); row will be reconciled", type(exc).__name__
-            )
+        except Exception as exc:  # noqa: BLE001 - kept and written again later
+            log.warning("sender: outcome not recorded (%s); will retry", type(exc).__name__)
+            self._unrecorded.append(outcome)
 
     async def _attempt(self, row: ClaimedSend) -> SendOutcome:
         envelope = self._vault.open_json("outbox", "body", row.ref, row.body_enc)

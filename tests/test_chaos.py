@@ -1,0 +1,276 @@
+"""Chaos on PostgreSQL: role processes killed at random, the database restarted, a faulty
+Graph API, duplicate and reordered webhooks.  Invariants checked at the end:
+
+- every acknowledged inbound message got exactly one reply, no message was sent twice;
+- delivery statuses never regressed;
+- the send rate never exceeded AMAN_SEND_RATE in any second;
+- the audit ledger verifies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import create_engine, text
+
+from aman.security.crypto import generate_master_key
+from test_crash import free_port, wait_healthy
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.anyio]
+
+APP_SECRET = "chaos-app-secret"
+TOKEN = "chaos-token"
+RATE = 40
+ROLES = ["web", "worker", "worker", "sender", "sender", "scheduler"]
+
+
+def restart_postgres() -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+
+
+async def test_chaos_keeps_every_promise(tmp_path: Path, db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the chaos run needs PostgreSQL")
+    rng = random.Random(7)
+    web_port = free_port()
+    sim_log = (tmp_path / "sim.log").open("wb")
+    faults = {
+        "latency_ms": 5,
+        "latency_jitter_ms": 5,
+        "rate_5xx": 0.05,
+        "rate_429": 0.05,
+        "retry_after_s": 1,
+        "rate_timeout": 0.02,
+        "timeout_hang_s": 1.0,
+        "timeout_accepts": True,
+        "duplicate_webhooks": 0.1,
+        "reorder_statuses": 0.3,
+    }
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aman.simulator",
+            "--port",
+            "0",
+            "--webhook-url",
+            f"http://127.0.0.1:{web_port}/webhook",
+            "--app-secret",
+            APP_SECRET,
+            "--access-token",
+            TOKEN,
+            "--status-delays",
+            "0.05,0.1,0.1",
+            "--retry-delays",
+            "0.3,0.5,1,1,2,2,3,5,5",
+            "--faults",
+            json.dumps(faults),
+            "--seed",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=sim_log,
+    )
+    procs: dict[int, subprocess.Popen[bytes]] = {}
+    witness = tmp_path / "witness.json"
+    try:
+        assert sim.stdout is not None
+        graph_url = sim.stdout.readline().decode().strip().split()[-1]
+        sim_base = graph_url.rsplit("/", 1)[0]
+        env = {
+            **os.environ,
+            "AMAN_DATABASE_URL": db_url,
+            "AMAN_APP_SECRET": APP_SECRET,
+            "AMAN_VERIFY_TOKEN": "v",
+            "AMAN_ACCESS_TOKEN": TOKEN,
+            "AMAN_PHONE_NUMBER_ID": "106540352242922",
+            "AMAN_MASTER_KEY": generate_master_key(),
+            "AMAN_GRAPH_API_URL": graph_url,
+            "AMAN_BOT": "echo",
+            "AMAN_SEND_RATE": str(RATE),
+            "AMAN_WORKER_STALE_SECONDS": "3",
+            "AMAN_RECONCILE_SECONDS": "4",
+            "AMAN_GRAPH_TIMEOUT": "0.7",
+            "AMAN_POLL_SECONDS": "0.5",
+            "AMAN_AUDIT_WITNESS": str(witness),
+        }
+        ports = [web_port] + [free_port() for _ in ROLES[1:]]
+        log = tmp_path / "aman.log"
+
+        def start(i: int) -> None:
+            with log.open("ab") as out:
+                procs[i] = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "aman.cli",
+                        "serve",
+                        "--role",
+                        ROLES[i],
+                        "--port",
+                        str(ports[i]),
+                    ],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+
+        for i in range(len(ROLES)):
+            start(i)
+        for port in ports:
+            await wait_healthy(f"http://127.0.0.1:{port}", 30)
+
+        users = [f"62814{i:08d}" for i in range(60)]
+        total = 300
+        results: dict[str, int] = {}
+
+        async def one(session: aiohttp.ClientSession, i: int) -> None:
+            text_ = f"chaos-{i:04d}"
+            async with session.post(
+                f"{sim_base}/_sim/inbound", json={"from": users[i % len(users)], "text": text_}
+            ) as r:
+                results[text_] = int((await r.json()).get("status", 0))
+
+        async def load() -> None:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as s:
+                begin, tasks = time.monotonic(), []
+                for i in range(total):
+                    await asyncio.sleep(max(0.0, begin + i / 50 - time.monotonic()))
+                    tasks.append(asyncio.create_task(one(s, i)))
+                await asyncio.gather(*tasks)
+
+        loader = asyncio.create_task(load())
+        await asyncio.sleep(1.5)
+        victims = [rng.choice([1, 2]), rng.choice([3, 4])]  # a worker and a sender
+        for i in victims:
+            procs[i].send_signal(signal.SIGKILL)
+            procs[i].wait(10)
+        await asyncio.sleep(0.5)
+        for i in victims:
+            start(i)
+        await asyncio.sleep(1.0)
+        await asyncio.get_running_loop().run_in_executor(None, restart_postgres)
+        await asyncio.sleep(1.0)
+        victim = rng.choice([3, 4])  # kill a sender again after the restart
+        procs[victim].send_signal(signal.SIGKILL)
+        procs[victim].wait(10)
+        start(victim)
+        await asyncio.wait_for(loader, 180)
+
+        acked = sorted(t for t, c in results.items() if c == 200)
+        assert len(acked) >= total * 0.95, Counter(results.values())
+
+        async def sent() -> list[dict[str, Any]]:
+            async with aiohttp.ClientSession() as s, s.get(f"{sim_base}/_sim/messages") as r:
+                return list(await r.json())
+
+        deadline = time.monotonic() + 90
+        while True:
+            messages = await sent()
+            got = Counter(m["body"]["text"]["body"] for m in messages if m["type"] == "text")
+            if all(got[t] >= 1 for t in acked) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        missing = [t for t in acked if got[t] == 0]
+        if missing:
+            engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+            with engine.connect() as conn:
+                stuck_in = conn.execute(
+                    text(
+                        "SELECT id, status, attempts, worker_id, not_before, last_error FROM inbox "
+                        "WHERE status <> 'done'"
+                    )
+                ).all()
+                stuck_out = conn.execute(
+                    text(
+                        "SELECT id, kind, state, attempts, worker_id, next_attempt_at, reconcile_by, "
+                        "error_code FROM outbox WHERE state NOT IN ('sent', 'failed')"
+                    )
+                ).all()
+                workers_ = conn.execute(text("SELECT id, role, pid FROM workers")).all()
+                leases_ = conn.execute(text("SELECT * FROM leases")).all()
+            engine.dispose()
+            raise AssertionError(
+                f"{len(missing)} acknowledged messages without reply: {missing[:5]}; "
+                f"inbox not done: {stuck_in[:10]}; outbox pending: {stuck_out[:10]}; "
+                f"workers: {workers_}; leases: {leases_}; now={time.time()}"
+            )
+        assert not {t: n for t, n in got.items() if n > 1}, "a reply was sent twice"
+        async with aiohttp.ClientSession() as s, s.get(f"{sim_base}/_sim/stats") as r:
+            stats = await r.json()
+        assert stats["duplicates"] == 0, stats["duplicate_keys"][:5]
+
+        per_second = Counter(int(m["received_at"]) for m in messages if m["type"] == "text")
+        assert max(per_second.values()) <= RATE, per_second.most_common(3)
+
+        await asyncio.sleep(1.0)  # let the last statuses land
+        engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.connect() as conn:
+            regressed = conn.execute(
+                text(
+                    "SELECT count(*) FROM outbox o WHERE o.kind = 'message' AND o.wamid IS NOT NULL "
+                    "AND EXISTS (SELECT 1 FROM status_events e WHERE e.wamid = o.wamid "
+                    "AND e.status = 'read') AND o.delivery_status NOT IN ('read', 'played', 'deleted')"
+                )
+            ).scalar_one()
+            settled = dict(
+                conn.execute(
+                    text(
+                        "SELECT coalesce(settled_by, 'direct'), count(*) FROM outbox "
+                        "WHERE kind = 'message' GROUP BY 1"
+                    )
+                ).all()
+            )
+        engine.dispose()
+        assert regressed == 0
+        verify = subprocess.run(
+            [sys.executable, "-m", "aman.cli", "audit", "verify"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        print(
+            "\nchaos report:",
+            json.dumps(
+                {
+                    "acked": len(acked),
+                    "replies": sum(got.values()),
+                    "max_per_second": max(per_second.values()),
+                    "settled": settled,
+                    "sim": stats["rejected"],
+                }
+            ),
+        )
+    finally:
+        for proc in [*procs.values(), sim]:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in [*procs.values(), sim]:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if sim.stdout is not None:
+            sim.stdout.close()
+        sim_log.close()
