@@ -201,8 +201,9 @@ async def test_chaos_keeps_every_promise(tmp_path: Path, db_url: str) -> None:
                 ).all()
                 stuck_out = conn.execute(
                     text(
-                        "SELECT id, kind, state, attempts, worker_id, next_attempt_at, reconcile_by, "
-                        "error_code FROM outbox WHERE state NOT IN ('sent', 'failed')"
+                        "SELECT id, kind, state, attempts, worker_id, next_attempt_at, "
+                        "reconcile_by, error_code FROM outbox "
+                        "WHERE state NOT IN ('sent', 'failed')"
                     )
                 ).all()
                 workers_ = conn.execute(text("SELECT id, role, pid FROM workers")).all()
@@ -226,9 +227,10 @@ async def test_chaos_keeps_every_promise(tmp_path: Path, db_url: str) -> None:
         with engine.connect() as conn:
             regressed = conn.execute(
                 text(
-                    "SELECT count(*) FROM outbox o WHERE o.kind = 'message' AND o.wamid IS NOT NULL "
-                    "AND EXISTS (SELECT 1 FROM status_events e WHERE e.wamid = o.wamid "
-                    "AND e.status = 'read') AND o.delivery_status NOT IN ('read', 'played', 'deleted')"
+                    "SELECT count(*) FROM outbox o WHERE o.kind = 'message' "
+                    "AND o.wamid IS NOT NULL AND EXISTS (SELECT 1 FROM status_events e "
+                    "WHERE e.wamid = o.wamid AND e.status = 'read') "
+                    "AND o.delivery_status NOT IN ('read', 'played', 'deleted')"
                 )
             ).scalar_one()
             settled = dict(
