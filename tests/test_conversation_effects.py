@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from aman.accounts.scope import TenantScope
 from aman.demo import DemoStack
 from aman.engine.bot import AuditRecord, BotResult, Incoming, Timer, text_reply
 from helpers import rows, scalar, until
@@ -76,26 +77,23 @@ async def test_handoff_silences_the_bot_until_an_agent_closes(tmp_path: Path, db
     async with stack(tmp_path, db_url) as st:
         await st.phone.send_text(USER, "agent")
         await st.simulator.wait_for_sent(1, 10)
-        await until(lambda: st.runtime.team.waiting(), what="waiting conversation")
-        [conv] = st.runtime.team.waiting()
+        admin = TenantScope.system("default", "test")
+        await until(lambda: st.runtime.team.conversations(admin), what="waiting conversation")
+        [conv] = st.runtime.team.conversations(admin)
         assert conv.handoff_reason == "customer asked"
         await st.phone.send_text(USER, "halo?")
         await until(lambda: len(st.simulator.state.read_receipts) == 2, what="read receipt")
         await asyncio.sleep(0.3)
         assert bodies(st) == ["menghubungkan ke CS"]  # the bot stayed quiet
-        history = st.runtime.team.read("siti", conv.phone_number_id, conv.contact_ix)
+        history = st.runtime.team.messages(admin, conv.id)
         assert [h["text"] for h in history] == ["agent", "halo?"]
-        st.runtime.team.reply(
-            "siti",
-            conv.phone_number_id,
-            conv.contact_ix,
-            {"type": "text", "text": {"body": "Halo, saya Siti dari CS"}},
-        )
+        st.runtime.team.reply(admin, conv.id,
+                              {"type": "text", "text": {"body": "Halo, saya Siti dari CS"}})
         await st.simulator.wait_for_sent(2, 10)
-        st.runtime.team.close("siti", conv.phone_number_id, conv.contact_ix)
+        st.runtime.team.close(admin, conv.id)
         await st.simulator.wait_for_sent(3, 10)
         assert bodies(st) == ["menghubungkan ke CS", "Halo, saya Siti dari CS", "bot kembali"]
-        assert st.runtime.team.waiting() == []
+        assert st.runtime.team.conversations(admin) == []
         actions = [r[0] for r in rows(st, "select action from audit_entries order by seq")]
         assert actions == ["handoff", "conversation_read", "agent_reply", "handoff_closed"]
 

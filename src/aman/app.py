@@ -13,10 +13,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
 
 from aman.api.health import healthz, index, metrics_endpoint
-from aman.api.security_headers import SecurityHeadersMiddleware
+from aman.api.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
+from aman.api.v1.app import create_api
 from aman.runtime import Runtime
 from aman.verify.routes import verify_page
 from aman.webhook.routes import Receive, Scope, Send, WebhookApp
@@ -53,14 +56,22 @@ def create_app(runtime: Runtime) -> _Dispatch:
         finally:
             await runtime.stop()
 
+    api = create_api(runtime)
+    spec = api.openapi()
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(spec)
+
     rest = Starlette(
         routes=[
             Route("/", index),
             Route("/healthz", healthz),
             Route("/metrics", metrics_endpoint),
+            Route("/openapi.json", openapi_json),
+            Mount("/api/v1", app=api),
             Route("/verify/{token}", verify_page, methods=["GET", "POST"]),
         ],
-        middleware=[Middleware(SecurityHeadersMiddleware)],
+        middleware=[Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware)],
         lifespan=lifespan,
     )
     rest.state.runtime = runtime

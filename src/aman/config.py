@@ -109,6 +109,8 @@ class Settings:
     poll_seconds: float = 1.0
     graph_timeout: float = 15.0
     audit_witness: str = ""
+    argon2_memory_kib: int = 64 * 1024
+    argon2_time_cost: int = 3
     public_url: str = "http://127.0.0.1:8080"
 
     @classmethod
@@ -141,6 +143,11 @@ class Settings:
             poll_seconds=_float(env, "AMAN_POLL_SECONDS", 1.0, low=0.01, high=60.0),
             graph_timeout=_float(env, "AMAN_GRAPH_TIMEOUT", 15.0, low=0.1, high=300.0),
             audit_witness=env.get("AMAN_AUDIT_WITNESS", ""),
+            # Staff password hashing cost; never below OWASP's minimum (19 MiB, t=2).
+            argon2_memory_kib=_int(
+                env, "AMAN_ARGON2_MEMORY_KIB", 64 * 1024, low=19 * 1024, high=4 * 1024 * 1024
+            ),
+            argon2_time_cost=_int(env, "AMAN_ARGON2_TIME_COST", 3, low=2, high=20),
             public_url=(env.get("AMAN_PUBLIC_URL", "") or "http://127.0.0.1:8080").rstrip("/"),
         )
 

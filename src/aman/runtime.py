@@ -17,6 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from aman.accounts.context import AccountsConfig, VaultCache
+from aman.accounts.passwords import Argon2Params
+from aman.accounts.service import Accounts
 from aman.adapters.banking import default_bank
 from aman.aio import sleep_or_stop
 from aman.audit.service import AuditService
@@ -57,6 +60,7 @@ class Runtime:
     audit: AuditService = field(init=False)
     timers: TimerRepository = field(init=False)
     team: TeamInbox = field(init=False)
+    accounts: Accounts = field(init=False)
     verification: VerificationService = field(init=False)
     listener: PgListener | None = field(init=False, default=None)
     ingestor: Ingestor | None = field(init=False, default=None)
@@ -88,6 +92,18 @@ class Runtime:
             self.dialect,
             default_bank().authenticate,
             wake_worker=self._wake_worker,
+        )
+        vaults = VaultCache(self.engine, master)
+        vaults.add(self.vault)
+        self.accounts = Accounts(
+            self.engine,
+            master,
+            self.audit,
+            config=AccountsConfig(
+                public_url=s.public_url,
+                argon2=Argon2Params(s.argon2_memory_kib, s.argon2_time_cost),
+            ),
+            vaults=vaults,
         )
         self.team = TeamInbox(
             self.engine,

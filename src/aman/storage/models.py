@@ -224,6 +224,8 @@ class Conversation(Base):
     handoff_reason: Mapped[str | None] = mapped_column(String(120), nullable=True)
     handoff_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_inbound_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    assigned_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    assigned_team: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (Index("ix_conversations_mode", "tenant", "mode", "handoff_at"),)
 
