@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from aman import __version__
 from aman.api.v1 import admin, audit, auth, conversations
-from aman.api.v1.problems import install_problem_handlers
+from aman.api.v1.problems import PROBLEM_CODES, PROBLEM_RESPONSE, install_problem_handlers
 from aman.runtime import Runtime
 
 __all__ = ["create_api", "openapi_document"]
@@ -28,6 +28,8 @@ def create_api(runtime: Runtime) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         servers=[{"url": "/api/v1"}],
+        responses={code: PROBLEM_RESPONSE | {"description": text}
+                   for code, text in PROBLEM_CODES.items()},
     )
     api.state.runtime = runtime
     install_problem_handlers(api)

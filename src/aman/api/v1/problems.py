@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
@@ -23,9 +24,37 @@ from aman.accounts.errors import (
 )
 from aman.inbox.team import NotFound, OutboundRejected, TeamInboxError
 
-__all__ = ["Problem", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_CODES",
+    "PROBLEM_RESPONSE",
+    "Problem",
+    "ProblemDocument",
+    "install_problem_handlers",
+    "problem_response",
+]
 
 MEDIA = "application/problem+json"
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457 problem details (extension members allowed)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+
+
+PROBLEM_RESPONSE: dict[str, Any] = {
+    "model": ProblemDocument,
+    "content": {MEDIA: {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}},
+}
+PROBLEM_CODES = {
+    400: "Bad request", 401: "Authentication required", 403: "Forbidden",
+    404: "Not found", 409: "Conflict", 413: "Request body too large",
+    422: "Invalid request", 429: "Too many requests",
+}
 
 
 class Problem(Exception):
