@@ -12,7 +12,7 @@ from aman.demo import DemoStack
 from aman.security.crypto import key_id_of, load_master_key
 from aman.storage import models as m
 from aman.storage.db import make_engine
-from aman.storage.rotation import ENCRYPTED, count_stale, rewrap_all
+from aman.storage.rotation import count_stale, encrypted_columns, rewrap_all
 from aman.storage.vault import Vault
 
 
@@ -31,7 +31,7 @@ async def populate(tmp_path: Path, db_url: str) -> str:
 def all_plaintexts(engine, vault: Vault) -> dict[str, list[bytes]]:  # type: ignore[no-untyped-def]
     out: dict[str, list[bytes]] = {}
     with engine.connect() as conn:
-        for col in ENCRYPTED:
+        for col in encrypted_columns():
             rows = conn.execute(select(col.model).where(col.column.is_not(None))).all()
             out[col.label] = sorted(
                 vault.open(

@@ -21,7 +21,14 @@ from aman.security.crypto import DecryptionError
 from aman.storage import models as m
 from aman.storage.vault import Vault
 
-__all__ = ["ENCRYPTED", "EncryptedColumn", "RotationReport", "count_stale", "rewrap_all"]
+__all__ = [
+    "ENCRYPTED",
+    "EncryptedColumn",
+    "RotationReport",
+    "count_stale",
+    "encrypted_columns",
+    "rewrap_all",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,20 @@ ENCRYPTED: tuple[EncryptedColumn, ...] = (
 )
 
 
+# Domain packages list their own sealed columns next to their models.
+_DOMAIN_LISTS = ("aman.accounts.rotation",)
+
+
+def encrypted_columns() -> tuple[EncryptedColumn, ...]:
+    """Every sealed column: the core ones and each domain package's ``ENCRYPTED``."""
+    import importlib
+
+    out = list(ENCRYPTED)
+    for name in _DOMAIN_LISTS:
+        out.extend(importlib.import_module(name).ENCRYPTED)
+    return tuple(out)
+
+
 @dataclass(slots=True)
 class RotationReport:
     rewrapped: int = 0
@@ -111,7 +132,7 @@ def _rows(engine: Engine, col: EncryptedColumn, tenant: str, batch: int) -> Iter
 def count_stale(engine: Engine, vault: Vault) -> int:
     """How many sealed values are not under the active data key (work left to do)."""
     total = 0
-    for col in ENCRYPTED:
+    for col in encrypted_columns():
         for rows in _rows(engine, col, vault.tenant, 2000):
             for row in rows:
                 blob = getattr(row, col.column.key)
@@ -131,7 +152,7 @@ def rewrap_all(
 ) -> RotationReport:
     """Re-seal every value that is not under the active key; safe to run while serving."""
     report = RotationReport()
-    for col in ENCRYPTED:
+    for col in encrypted_columns():
         table_name = col.model.__tablename__
         for rows in _rows(engine, col, vault.tenant, batch):
             updates = []
