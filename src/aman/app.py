@@ -17,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from aman.api.health import healthz, index, metrics_endpoint
+from aman.api.health import healthz, metrics_endpoint
 from aman.api.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from aman.api.v1.app import create_api
+from aman.console import console_routes
 from aman.runtime import Runtime
 from aman.verify.routes import verify_page
 from aman.webhook.routes import Receive, Scope, Send, WebhookApp
@@ -64,12 +65,12 @@ def create_app(runtime: Runtime) -> _Dispatch:
 
     rest = Starlette(
         routes=[
-            Route("/", index),
             Route("/healthz", healthz),
             Route("/metrics", metrics_endpoint),
             Route("/openapi.json", openapi_json),
             Mount("/api/v1", app=api),
             Route("/verify/{token}", verify_page, methods=["GET", "POST"]),
+            *console_routes(s),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware)],
         lifespan=lifespan,
@@ -114,5 +115,6 @@ class _LazyWebhook:
                 verify_token=self._token,
                 ingestor=ingestor,
                 max_body=self._max_body,
+                on_bad_signature=self._runtime.monitor.signature_failure,
             )
         await app(scope, receive, send)

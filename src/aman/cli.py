@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         "aman.guard.cli",
         "aman.audit.cli",
         "aman.storage.keys_cli",
+        "aman.accounts.cli",
+        "aman.campaigns.cli",
+        "aman.monitor.cli",
     ):
         _register(sub, module)
     return parser

@@ -112,6 +112,12 @@ class Settings:
     argon2_memory_kib: int = 64 * 1024
     argon2_time_cost: int = 3
     public_url: str = "http://127.0.0.1:8080"
+    # Set only by the embedded demo: the simulator behind the /simulator phone page.
+    demo_simulator_url: str = ""
+    demo_numbers: tuple[tuple[str, str], ...] = ()  # (phone_number_id, label) for that page
+    # The business's own domains: links to them are allowed in outbound messages, and
+    # lookalikes of them in customer messages are phishing.
+    allowed_domains: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -149,6 +155,11 @@ class Settings:
             ),
             argon2_time_cost=_int(env, "AMAN_ARGON2_TIME_COST", 3, low=2, high=20),
             public_url=(env.get("AMAN_PUBLIC_URL", "") or "http://127.0.0.1:8080").rstrip("/"),
+            allowed_domains=tuple(
+                d.strip().lower()
+                for d in env.get("AMAN_ALLOWED_DOMAINS", "").split(",")
+                if d.strip()
+            ),
         )
 
     def missing_secrets(self) -> list[str]:

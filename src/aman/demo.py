@@ -26,6 +26,7 @@ from aman.config import Secret, Settings
 from aman.engine.bot import Bot
 from aman.engine.builtin import load_builtin_bot
 from aman.engine.router import BotRouter
+from aman.monitor.config import MonitorSettings
 from aman.runtime import Runtime
 from aman.security.crypto import generate_master_key
 from aman.simulator import Simulator, SimulatorConfig
@@ -95,6 +96,7 @@ class DemoStack:
     simulator_options: dict[str, Any] | None = None
     # More business numbers: phone_number_id -> (display number, bot name).
     extra_bots: dict[str, tuple[str, str]] | None = None
+    monitor_settings: MonitorSettings | None = None
 
     async def __aenter__(self) -> DemoStack:
         self._sock = _bind(self.host, self.port)
@@ -115,10 +117,20 @@ class DemoStack:
             )
         )
         await self.simulator.start(self.host, 0)
-        self.settings = settings.with_(graph_api_url=self.simulator.graph_url)
+        numbers = ((settings.phone_number_id, name),) + tuple(
+            (pnid, f"{b} (+{disp})") for pnid, (disp, b) in (self.extra_bots or {}).items()
+        )
+        demo = {"demo_simulator_url": self.simulator.base_url or "", "demo_numbers": numbers}
+        if "public_url" not in (self.settings_overrides or {}):
+            demo["public_url"] = self.url  # the console's origin (cookie and CSRF checks)
+        self.settings = settings.with_(graph_api_url=self.simulator.graph_url, **demo)
         default = load_builtin_bot(self.bot) if isinstance(self.bot, str) else self.bot
         others = {pnid: load_builtin_bot(b) for pnid, (_, b) in (self.extra_bots or {}).items()}
-        self.runtime = Runtime(self.settings, BotRouter(default, others) if others else default)
+        self.runtime = Runtime(
+            self.settings,
+            BotRouter(default, others) if others else default,
+            monitor_settings=self.monitor_settings,
+        )
         config = uvicorn.Config(
             create_app(self.runtime),
             lifespan="on",
@@ -162,7 +174,8 @@ def run_demo(*, host: str, port: int, data_dir: str) -> int:
             extra_bots={bank_pnid: (bank_display, "bank")},
         ) as stack:
             print("aman demo running: shop bot on +6281100000001, bank bot on +" + bank_display)
-            print(f"  aman:       {stack.url}/")
+            print(f"  console:    {stack.url}/   (aman users create ... to add staff)")
+            print(f"  phone:      {stack.url}/simulator   (talk to the bots as a customer)")
             print(f"  health:     {stack.url}/healthz   metrics: {stack.url}/metrics")
             print(f"  simulator:  {stack.simulator.base_url}/_sim/stats")
             print(

@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
@@ -28,6 +29,9 @@ from aman.engine.bot import Bot
 from aman.inbox.repository import InboxRepository
 from aman.inbox.team import TeamInbox
 from aman.inbox.worker import InboxWorker
+from aman.monitor.config import MonitorSettings
+from aman.monitor.monitor import Monitor
+from aman.monitor.taps import GatedBot, observe_webhook
 from aman.outbox.graph import GraphClient
 from aman.outbox.repository import OutboxRepository
 from aman.outbox.retry import RetryPolicy
@@ -40,6 +44,7 @@ from aman.storage.notify import PgListener
 from aman.storage.vault import Vault
 from aman.verify.service import VerificationService
 from aman.webhook.ingest import Ingestor
+from aman.webhook.types import ParsedWebhook
 
 __all__ = ["ROLES", "Runtime"]
 
@@ -54,12 +59,14 @@ class Runtime:
     settings: Settings
     bot: Bot
     role: str = "all"
+    monitor_settings: MonitorSettings | None = None
     engine: Engine = field(init=False)
     dialect: str = field(init=False)
     vault: Vault = field(init=False)
     audit: AuditService = field(init=False)
     timers: TimerRepository = field(init=False)
     team: TeamInbox = field(init=False)
+    monitor: Monitor = field(init=False)
     accounts: Accounts = field(init=False)
     verification: VerificationService = field(init=False)
     listener: PgListener | None = field(init=False, default=None)
@@ -85,6 +92,11 @@ class Runtime:
             master, witness=Path(s.audit_witness) if s.audit_witness else None
         )
         self.timers = TimerRepository(self.dialect, self.vault)
+        self.monitor = Monitor(
+            self.engine, self.vault, self.audit, self.monitor_settings or MonitorSettings.from_env()
+        )
+        # Quarantined contacts get no bot replies; throttled ones a per-minute budget.
+        self.bot = GatedBot(self.bot, self.monitor, self.vault.contact_index, s.tenant)
         self.verification = VerificationService(
             self.engine,
             self.vault,
@@ -92,6 +104,7 @@ class Runtime:
             self.dialect,
             default_bank().authenticate,
             wake_worker=self._wake_worker,
+            on_failure=self.monitor.verification_failed,
         )
         vaults = VaultCache(self.engine, master)
         vaults.add(self.vault)
@@ -110,8 +123,18 @@ class Runtime:
             self.vault,
             self.audit,
             self.dialect,
+            allowed_domains=self.allowed_domains,
             wake_worker=self._wake_worker,
             wake_sender=self._wake_sender,
+        )
+
+    def allowed_domains(self) -> tuple[str, ...]:
+        """Domains outbound messages may link to: the configured ones and our own host."""
+        host = urlsplit(self.settings.public_url).hostname or ""
+        return tuple(
+            dict.fromkeys(
+                (*self.settings.allowed_domains, host) if host else self.settings.allowed_domains
+            )
         )
 
     def _has(self, role: str) -> bool:
@@ -121,6 +144,7 @@ class Runtime:
         s = self.settings
         with self.engine.begin() as conn:
             self.worker_id = workers.register(conn, self.role)
+        await self.monitor.start()
         wid = lambda: self.worker_id  # noqa: E731 - read at use: it changes if re-registered
         if self._has("worker"):
             self.inbox_worker = InboxWorker(
@@ -157,6 +181,7 @@ class Runtime:
                 poll_seconds=s.poll_seconds,
                 reconcile_seconds=s.reconcile_seconds,
                 numbers=[s.phone_number_id] if s.phone_number_id else [],
+                on_failed=self._send_failed,
             )
         if self._has("web"):
             self.ingestor = Ingestor(
@@ -165,6 +190,7 @@ class Runtime:
                 dialect=self.dialect,
                 queue_limit=s.ingest_queue_limit,
                 on_inbox=self._wake_worker,
+                observer=self._observe,
             )
             self.ingestor.start()
         # Reclaim work of processes that died before we came up, then keep watch.
@@ -179,6 +205,22 @@ class Runtime:
                 s.database_url, {"aman_inbox": self._wake_worker, "aman_outbox": self._wake_sender}
             )
             self._tasks.append(asyncio.create_task(self.listener.run(self._stop)))
+
+    def _observe(self, parsed: ParsedWebhook, now: float) -> None:
+        """Feed the anomaly detectors (cheap; text scanning is queued)."""
+        observe_webhook(
+            self.monitor,
+            self.settings.tenant,
+            parsed,
+            self.vault.contact_index,
+            now,
+            own_domains=self.settings.allowed_domains,
+        )
+
+    def _send_failed(self, phone_number_id: str, code: int | None) -> None:
+        self.monitor.delivery_status(
+            self.settings.tenant, phone_number_id, "failed", code, time.time()
+        )
 
     def _wake_worker(self) -> None:
         if self.inbox_worker is not None:
@@ -238,6 +280,7 @@ class Runtime:
             await self.ingestor.close()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=30)
+        await self.monitor.stop()
         if self.inbox_worker is not None:
             self.inbox_worker.close()
         try:

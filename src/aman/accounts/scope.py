@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, Unpack, cast
 
 from sqlalchemy import Delete, Select, Table, Update
 
@@ -19,7 +19,8 @@ from aman.accounts.errors import PermissionDeniedError, ScopeError
 __all__ = ["PrincipalKind", "TenantScope", "Visibility", "can", "require", "scoped", "visibility"]
 
 PrincipalKind = Literal["user", "token", "system"]
-_Stmt = TypeVar("_Stmt", Select[Any], Update, Delete)
+# Any SELECT (whatever its column types), UPDATE or DELETE.
+_Stmt = TypeVar("_Stmt", bound=Select[Unpack[tuple[Any, ...]]] | Update | Delete)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,4 +153,5 @@ def scoped(stmt: _Stmt, model: Any, scope: TenantScope) -> _Stmt:
     table = model if isinstance(model, Table) else getattr(model, "__table__", None)
     if not isinstance(table, Table) or "tenant" not in table.c:
         raise ScopeError(f"{getattr(model, '__name__', model)!r} has no tenant column")
-    return stmt.where(table.c.tenant == scope.tenant)
+    # .where() keeps the statement's own type; mypy cannot see that through the union.
+    return cast(_Stmt, stmt.where(table.c.tenant == scope.tenant))

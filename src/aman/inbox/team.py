@@ -82,11 +82,6 @@ _COLUMNS = (
 )
 
 
-def _scoped(stmt: Any, model: Any, scope: TenantScope) -> Any:
-    """``accounts.scope.scoped`` for statements whose column types mypy cannot match."""
-    return scoped(stmt, model, scope)
-
-
 def _summary(row: Any) -> ConversationSummary:
     return ConversationSummary(conversation_id(row[0], row[1]), row[0], *row[2:])
 
@@ -119,7 +114,7 @@ class TeamInbox:
     ) -> list[ConversationSummary]:
         """Conversations the caller may see, newest handoff first; cursor = last id seen."""
         vis = visibility(scope)
-        stmt = _scoped(select(*_COLUMNS), Conversation, scope)
+        stmt = scoped(select(*_COLUMNS), Conversation, scope)
         if mode is not None:
             stmt = stmt.where(Conversation.mode == mode)
         if not vis.all:
@@ -137,7 +132,7 @@ class TeamInbox:
 
     def _get(self, conn: Connection, scope: TenantScope, conv_id: str) -> ConversationSummary:
         pnid, ix = _split(conv_id)
-        row = conn.execute(_scoped(select(*_COLUMNS), Conversation, scope).where(
+        row = conn.execute(scoped(select(*_COLUMNS), Conversation, scope).where(
             Conversation.phone_number_id == pnid, Conversation.contact_ix == ix)).first()
         if row is None or scope.tenant != self._vault.tenant:
             raise NotFound("no such conversation")
@@ -162,7 +157,7 @@ class TeamInbox:
             require(scope, perms.MESSAGES_READ, self._resource(scope, conv))
             pnid, ix = _split(conv_id)
             rows = conn.execute(
-                _scoped(select(Inbox.wamid, Inbox.payload_enc, Inbox.msg_ts), Inbox, scope)
+                scoped(select(Inbox.wamid, Inbox.payload_enc, Inbox.msg_ts), Inbox, scope)
                 .where(Inbox.contact_ix == ix, Inbox.phone_number_id == pnid,
                        Inbox.msg_type != "event")
                 .order_by(Inbox.id.desc()).limit(limit)
@@ -241,7 +236,7 @@ class TeamInbox:
             conv = self._get(conn, scope, conv_id)
             require(scope, perms.CONVERSATIONS_ASSIGN, self._resource(scope, conv))
             pnid, ix = _split(conv_id)
-            conn.execute(_scoped(update(Conversation), Conversation, scope).where(
+            conn.execute(scoped(update(Conversation), Conversation, scope).where(
                 Conversation.phone_number_id == pnid, Conversation.contact_ix == ix
             ).values(assigned_user_id=user_id, assigned_team=team))
             self._audit.append(conn, tenant=scope.tenant, actor=scope.principal,

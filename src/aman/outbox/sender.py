@@ -55,6 +55,7 @@ class Sender:
         poll_seconds: float = 1.0,
         reconcile_seconds: float = 30.0,
         numbers: Sequence[str] = (),
+        on_failed: Callable[[str, int | None], None] | None = None,
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
     ) -> None:
@@ -70,6 +71,7 @@ class Sender:
         self._retry = retry or RetryPolicy()
         self._poll = poll_seconds
         self._reconcile = reconcile_seconds
+        self._on_failed = on_failed
         self._clock = clock
         self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
@@ -282,4 +284,6 @@ class Sender:
             delay = self._retry.delay(row.attempts, result.retry_after, self._rng)
             if delay is not None:
                 return outcome("retry", next_attempt_at=now + delay)
+        if self._on_failed is not None:
+            self._on_failed(row.phone_number_id, result.error_code)
         return outcome("failed")

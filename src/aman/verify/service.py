@@ -49,6 +49,7 @@ class VerificationService:
         authenticate: Authenticator,
         *,
         wake_worker: Callable[[], None] | None = None,
+        on_failure: Callable[[str, str, float], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = engine
@@ -57,6 +58,7 @@ class VerificationService:
         self._events = EventWriter(dialect)
         self._authenticate = authenticate
         self._wake = wake_worker
+        self._on_failure = on_failure
         self._clock = clock
 
     def pending(self, token: str) -> PendingVerification | None:
@@ -65,10 +67,14 @@ class VerificationService:
             return None
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(VerifyToken.purpose, VerifyToken.expires_at, VerifyToken.attempts,
-                       VerifyToken.used_at)
-                .where(VerifyToken.token_hash == _hash(token),
-                       VerifyToken.tenant == self._vault.tenant)
+                select(
+                    VerifyToken.purpose,
+                    VerifyToken.expires_at,
+                    VerifyToken.attempts,
+                    VerifyToken.used_at,
+                ).where(
+                    VerifyToken.token_hash == _hash(token), VerifyToken.tenant == self._vault.tenant
+                )
             ).first()
         if row is None or row.used_at is not None or row.expires_at < self._clock():
             return None
@@ -92,30 +98,56 @@ class VerificationService:
         try:
             with self._engine.begin() as conn:
                 if not ok:
-                    conn.execute(update(VerifyToken).where(VerifyToken.token_hash == digest)
-                                 .values(attempts=VerifyToken.attempts + 1))
-                    self._audit.append(conn, tenant=self._vault.tenant, actor="customer",
-                                       action="step_up_failed", target=target,
-                                       details={"purpose": row.purpose})
+                    conn.execute(
+                        update(VerifyToken)
+                        .where(VerifyToken.token_hash == digest)
+                        .values(attempts=VerifyToken.attempts + 1)
+                    )
+                    self._audit.append(
+                        conn,
+                        tenant=self._vault.tenant,
+                        actor="customer",
+                        action="step_up_failed",
+                        target=target,
+                        details={"purpose": row.purpose},
+                    )
                     outcome = "wrong"
                 else:
                     used = conn.execute(
                         update(VerifyToken)
-                        .where(VerifyToken.token_hash == digest, VerifyToken.used_at.is_(None),
-                               VerifyToken.attempts < MAX_ATTEMPTS)
+                        .where(
+                            VerifyToken.token_hash == digest,
+                            VerifyToken.used_at.is_(None),
+                            VerifyToken.attempts < MAX_ATTEMPTS,
+                        )
                         .values(used_at=now)
                     ).rowcount
                     if used != 1:
                         outcome = "invalid"  # redeemed concurrently
                     else:
-                        self._events.write(conn, [event_row(
-                            self._vault, phone_number_id=row.phone_number_id,
-                            contact_ix=row.contact_ix, wa_id=wa_id, event="verified",
-                            data={"purpose": row.purpose, "at": now},
-                            key=f"verified:{digest[:32]}", now=now)])
-                        self._audit.append(conn, tenant=self._vault.tenant, actor="customer",
-                                           action="step_up_verified", target=target,
-                                           details={"purpose": row.purpose})
+                        self._events.write(
+                            conn,
+                            [
+                                event_row(
+                                    self._vault,
+                                    phone_number_id=row.phone_number_id,
+                                    contact_ix=row.contact_ix,
+                                    wa_id=wa_id,
+                                    event="verified",
+                                    data={"purpose": row.purpose, "at": now},
+                                    key=f"verified:{digest[:32]}",
+                                    now=now,
+                                )
+                            ],
+                        )
+                        self._audit.append(
+                            conn,
+                            tenant=self._vault.tenant,
+                            actor="customer",
+                            action="step_up_verified",
+                            target=target,
+                            details={"purpose": row.purpose},
+                        )
                         outcome = "ok"
         except Exception:
             self._audit.discard()
@@ -123,4 +155,6 @@ class VerificationService:
         self._audit.committed()
         if outcome == "ok" and self._wake is not None:
             self._wake()
+        if outcome == "wrong" and self._on_failure is not None:
+            self._on_failure(self._vault.tenant, row.contact_ix, now)  # brute-force detector
         return outcome

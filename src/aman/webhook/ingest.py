@@ -10,6 +10,7 @@ so a status never moves backwards whatever order they arrive in.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from aman.webhook.types import InboundMessage, ParsedWebhook, StatusUpdate
 
 __all__ = ["CALLBACK_PREFIX", "FAILED_RANK", "STATUS_RANK", "IngestBatch", "Ingestor"]
 
+log = logging.getLogger(__name__)
 CALLBACK_PREFIX = "aman:"
 # Delivery progress; a status only ever raises the rank.  "failed" can only
 # replace a status below "read" (a message that was read did not fail).
@@ -81,12 +83,14 @@ class Ingestor:
         dialect: str,
         queue_limit: int = 20000,
         on_inbox: Callable[[], None] | None = None,
+        observer: Callable[[ParsedWebhook, float], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._vault = vault
         self._tenant = vault.tenant
         self._clock = clock
         self._on_inbox = on_inbox
+        self._observer = observer
         # Statements are built once, not per request.
         self._ins_inbox = insert_ignore(dialect, Inbox, ["wamid"])
         self._ins_status = insert_ignore(dialect, StatusEvent, ["wamid", "status"])
@@ -110,6 +114,11 @@ class Ingestor:
         batch = self.build(parsed)
         if batch.inbox or batch.statuses or batch.events:
             await self.committer.submit(batch)
+        if self._observer is not None:
+            try:
+                self._observer(parsed, self._clock())
+            except Exception:
+                log.exception("webhook observer failed")
 
     # -- row building (event loop, cheap) -----------------------------------
     def build(self, parsed: ParsedWebhook) -> IngestBatch:

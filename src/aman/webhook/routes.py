@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -49,15 +50,27 @@ async def _respond(
 
 
 class WebhookApp:
-    """ASGI app for ``/webhook``."""
+    """ASGI app for ``/webhook``.
+
+    ``on_bad_signature(ts, client_ip)`` is told about every POST that fails the HMAC
+    check (``aman.monitor.Monitor.signature_failure`` fits); it must be cheap and is
+    never allowed to change the 401.
+    """
 
     def __init__(
-        self, *, app_secret: bytes, verify_token: bytes, ingestor: Ingestor, max_body: int
+        self,
+        *,
+        app_secret: bytes,
+        verify_token: bytes,
+        ingestor: Ingestor,
+        max_body: int,
+        on_bad_signature: Callable[[float, str], None] | None = None,
     ) -> None:
         self._secret = app_secret
         self._verify_token = verify_token
         self._ingestor = ingestor
         self._max_body = max_body
+        self.on_bad_signature = on_bad_signature
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -126,6 +139,13 @@ class WebhookApp:
                 break
         if not verify_signature(self._secret, body, signature):
             metrics.WEBHOOK_RESULTS.labels("bad_signature").inc()
+            hook = self.on_bad_signature
+            if hook is not None:
+                client = scope.get("client")
+                try:
+                    hook(time.time(), str(client[0]) if client else "unknown")
+                except Exception as exc:  # noqa: BLE001 - monitoring must not change the answer
+                    log.warning("bad-signature hook failed: %s", type(exc).__name__)
             await _respond(send, 401, b"invalid signature")
             return
         try:
