@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "AlertNotFoundError",
+    "FraudReportNotFoundError",
     "ControlError",
     "InvalidAlertTransitionError",
     "MonitorConfigError",
@@ -27,6 +28,10 @@ class MonitorInputError(MonitorError, ValueError):
 
 class AlertNotFoundError(MonitorError, LookupError):
     """No alert with that id exists for the tenant."""
+
+
+class FraudReportNotFoundError(MonitorError, LookupError):
+    """No fraud report with that id exists for the tenant."""
 
 
 class InvalidAlertTransitionError(MonitorError):

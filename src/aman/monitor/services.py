@@ -25,6 +25,7 @@ from aman.monitor.controls import (
 )
 from aman.monitor.errors import (
     AlertNotFoundError,
+    FraudReportNotFoundError,
     ControlError,
     InvalidAlertTransitionError,
     MonitorInputError,
@@ -395,7 +396,7 @@ class FraudReportService:
         def work(conn: Connection) -> None:
             old = self._repo.get_fraud_report(conn, tenant, report_id)
             if old is None:
-                raise MonitorInputError(f"no fraud report {report_id}")
+                raise FraudReportNotFoundError(f"no fraud report {report_id}")
             self._repo.set_fraud_status(conn, tenant, report_id, status, actor, self._clock())
             self._audit.append(
                 conn,

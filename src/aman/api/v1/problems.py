@@ -23,6 +23,14 @@ from aman.accounts.errors import (
     ScopeError,
 )
 from aman.inbox.team import NotFound, OutboundRejected, TeamInboxError
+from aman.monitor.errors import (
+    AlertNotFoundError,
+    FraudReportNotFoundError,
+    ControlError,
+    InvalidAlertTransitionError,
+    MonitorInputError,
+    UnknownTenantError,
+)
 
 __all__ = [
     "PROBLEM_CODES",
@@ -133,3 +141,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, on_not_found)
     for denied in (CsrfError, IpNotAllowedError, ScopeError):
         app.add_exception_handler(denied, on_denied)
+    for missing in (AlertNotFoundError, FraudReportNotFoundError, UnknownTenantError):
+        app.add_exception_handler(missing, on_not_found)
+    app.add_exception_handler(InvalidAlertTransitionError, on_conflict)
+    for bad in (MonitorInputError, ControlError):
+        app.add_exception_handler(bad, on_accounts)
