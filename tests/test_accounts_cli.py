@@ -123,13 +123,10 @@ def test_nothing_secret_or_personal_is_stored_in_clear(tmp_path: Path) -> None:
     assert "budi.santoso" not in text_of_audit and token not in text_of_audit
 
 
-def test_key_rotation_reseals_account_secrets(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from aman.accounts import rotation as accounts_rotation
+def test_key_rotation_reseals_account_secrets(db_url: str) -> None:
     from aman.storage import rotation
 
-    monkeypatch.setattr(rotation, "ENCRYPTED", accounts_rotation.ENCRYPTED)
+    # aman.storage.rotation includes the accounts' sealed columns (encrypted_columns()).
     with stack(db_url) as s:
         user, _ = s.enrol(system(), "budi@bank.test")
         s.accounts.users.create(system(), "pending@bank.test", "agent")

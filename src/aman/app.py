@@ -14,12 +14,13 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from aman.api.health import healthz, metrics_endpoint
 from aman.api.security_headers import BodyLimitMiddleware, SecurityHeadersMiddleware
 from aman.api.v1.app import create_api
+from aman.api.v1.problems import problem_response
 from aman.console import console_routes
 from aman.runtime import Runtime
 from aman.verify.routes import verify_page
@@ -63,6 +64,12 @@ def create_app(runtime: Runtime) -> _Dispatch:
     async def openapi_json(request: Request) -> Response:
         return JSONResponse(spec)
 
+    async def not_found(request: Request, exc: Exception) -> Response:
+        # A path the API mount cannot match (e.g. a newline in it) is still an API 404.
+        if request.url.path.startswith("/api/"):
+            return problem_response(404, "not found")
+        return PlainTextResponse("Not Found", 404)
+
     rest = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -73,6 +80,7 @@ def create_app(runtime: Runtime) -> _Dispatch:
             *console_routes(s),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware), Middleware(BodyLimitMiddleware)],
+        exception_handlers={404: not_found},
         lifespan=lifespan,
     )
     rest.state.runtime = runtime

@@ -117,8 +117,9 @@ class DemoStack:
             )
         )
         await self.simulator.start(self.host, 0)
-        numbers = ((settings.phone_number_id, name),) + tuple(
-            (pnid, f"{b} (+{disp})") for pnid, (disp, b) in (self.extra_bots or {}).items()
+        numbers = (
+            (settings.phone_number_id, name),
+            *((pnid, f"{b} (+{disp})") for pnid, (disp, b) in (self.extra_bots or {}).items()),
         )
         demo = {"demo_simulator_url": self.simulator.base_url or "", "demo_numbers": numbers}
         if "public_url" not in (self.settings_overrides or {}):
@@ -174,7 +175,11 @@ def run_demo(*, host: str, port: int, data_dir: str) -> int:
             extra_bots={bank_pnid: (bank_display, "bank")},
         ) as stack:
             print("aman demo running: shop bot on +6281100000001, bank bot on +" + bank_display)
-            print(f"  console:    {stack.url}/   (aman users create ... to add staff)")
+            from aman.console.bootstrap import demo_admin_hint
+
+            print(f"  console:    {stack.url}/")
+            print("              " + demo_admin_hint(stack.runtime.accounts, stack.settings.tenant,
+                                                     stack.url))
             print(f"  phone:      {stack.url}/simulator   (talk to the bots as a customer)")
             print(f"  health:     {stack.url}/healthz   metrics: {stack.url}/metrics")
             print(f"  simulator:  {stack.simulator.base_url}/_sim/stats")

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from aman import __version__
-from aman.api.v1 import admin, audit, auth, conversations
+from aman.api.v1 import admin, audit, auth, conversations, events, flows, nlu, security
 from aman.api.v1.problems import PROBLEM_CODES, PROBLEM_RESPONSE, install_problem_handlers
 from aman.runtime import Runtime
 
@@ -33,7 +33,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     )
     api.state.runtime = runtime
     install_problem_handlers(api)
-    for module in (auth, conversations, audit, admin):
+    for module in (auth, conversations, audit, admin, security, events, flows, nlu):
         api.include_router(module.router)
     return api
 

@@ -25,8 +25,8 @@ from aman.accounts.errors import (
 from aman.inbox.team import NotFound, OutboundRejected, TeamInboxError
 from aman.monitor.errors import (
     AlertNotFoundError,
-    FraudReportNotFoundError,
     ControlError,
+    FraudReportNotFoundError,
     InvalidAlertTransitionError,
     MonitorInputError,
     UnknownTenantError,
