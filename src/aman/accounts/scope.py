@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, Unpack, cast
+from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy import Delete, Select, Table, Update
 
@@ -20,7 +20,7 @@ __all__ = ["PrincipalKind", "TenantScope", "Visibility", "can", "require", "scop
 
 PrincipalKind = Literal["user", "token", "system"]
 # Any SELECT (whatever its column types), UPDATE or DELETE.
-_Stmt = TypeVar("_Stmt", bound=Select[Unpack[tuple[Any, ...]]] | Update | Delete)
+_Stmt = TypeVar("_Stmt", bound=Select[*tuple[Any, ...]] | Update | Delete)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,8 @@ from aman.monitor.controls import (
 )
 from aman.monitor.errors import (
     AlertNotFoundError,
-    FraudReportNotFoundError,
     ControlError,
+    FraudReportNotFoundError,
     InvalidAlertTransitionError,
     MonitorInputError,
     UnknownTenantError,
