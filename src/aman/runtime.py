@@ -24,6 +24,8 @@ from aman.accounts.service import Accounts
 from aman.adapters.banking import default_bank
 from aman.aio import sleep_or_stop
 from aman.audit.service import AuditService
+from aman.campaigns.scheduler import run_due
+from aman.campaigns.template_events import process_template_events
 from aman.config import Settings
 from aman.engine.bot import Bot
 from aman.inbox.repository import InboxRepository
@@ -242,6 +244,13 @@ class Runtime:
             fired = self.timers.fire_due(conn, now) if self._has("scheduler") else 0
             reclaimed = InboxRepository(self.dialect).reap(conn)
             uncertain, resent = OutboxRepository(self.dialect).reap(conn, now, s.reconcile_seconds)
+        if self._has("scheduler"):
+            # Scheduled and recurring broadcasts, then template status / user preference
+            # webhooks (a marketing stop becomes an opt-out).
+            due = run_due(self.engine, self.vault, now, audit=self.audit, send_rate=s.send_rate)
+            process_template_events(self.engine, self.vault, audit=self.audit, now=now)
+            if due.queued:
+                self._wake_sender()
         if now - self._keys_checked > 30.0:
             # Pick up a data key rotated by `aman keys rotate` in another process.
             self._keys_checked = now

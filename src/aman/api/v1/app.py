@@ -7,7 +7,17 @@ from typing import Any
 from fastapi import FastAPI
 
 from aman import __version__
-from aman.api.v1 import admin, audit, auth, conversations, events, flows, nlu, security
+from aman.api.v1 import (
+    admin,
+    audit,
+    auth,
+    campaigns,
+    conversations,
+    events,
+    flows,
+    nlu,
+    security,
+)
 from aman.api.v1.problems import PROBLEM_CODES, PROBLEM_RESPONSE, install_problem_handlers
 from aman.runtime import Runtime
 
@@ -28,12 +38,13 @@ def create_api(runtime: Runtime) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         servers=[{"url": "/api/v1"}],
-        responses={code: PROBLEM_RESPONSE | {"description": text}
-                   for code, text in PROBLEM_CODES.items()},
+        responses={
+            code: PROBLEM_RESPONSE | {"description": text} for code, text in PROBLEM_CODES.items()
+        },
     )
     api.state.runtime = runtime
     install_problem_handlers(api)
-    for module in (auth, conversations, audit, admin, security, events, flows, nlu):
+    for module in (auth, conversations, audit, admin, security, campaigns, events, flows, nlu):
         api.include_router(module.router)
     return api
 

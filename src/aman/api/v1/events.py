@@ -139,12 +139,27 @@ def _outbound(runtime: Runtime, scope: TenantScope, conv_id: str, limit: int) ->
         m = row.mark
         body = runtime.vault.open_json("outbox", "body", m.ref, row.body_enc)
         kind, text, choices = _describe(body if isinstance(body, dict) else {})
-        out.append(OutboundOut(ref=m.ref, created_at=m.created_at, sent_at=m.sent_at, state=m.state,
-                               status=m.delivery_status, error_code=m.error_code, type=kind,
-                               text=text, choices=choices))
-    runtime.audit.record(runtime.engine, tenant=scope.tenant, actor=scope.principal,
-                         action="conversation_read", target=f"conversation:{ix[:12]}",
-                         details={"outbound": len(out)})
+        out.append(
+            OutboundOut(
+                ref=m.ref,
+                created_at=m.created_at,
+                sent_at=m.sent_at,
+                state=m.state,
+                status=m.delivery_status,
+                error_code=m.error_code,
+                type=kind,
+                text=text,
+                choices=choices,
+            )
+        )
+    runtime.audit.record(
+        runtime.engine,
+        tenant=scope.tenant,
+        actor=scope.principal,
+        action="conversation_read",
+        target=f"conversation:{ix[:12]}",
+        details={"outbound": len(out)},
+    )
     return out
 
 
@@ -173,8 +188,19 @@ def contact(request: Request, scope: Principal, conv_id: str) -> ContactOut:
     vault = runtime.vault
     number = vault.open("contacts", "wa_id", ix, row.wa_id_enc).decode()
     name = vault.open("contacts", "name", ix, row.name_enc).decode() if row.name_enc else None
-    runtime.audit.record(runtime.engine, tenant=scope.tenant, actor=scope.principal,
-                         action="contact_viewed", target=f"conversation:{ix[:12]}", details={})
-    return ContactOut(conversation=conv_id, name=name, number=mask_number(number),
-                      opted_out=row.opted_out, first_seen_at=row.created_at,
-                      last_inbound_at=row.last_inbound_at)
+    runtime.audit.record(
+        runtime.engine,
+        tenant=scope.tenant,
+        actor=scope.principal,
+        action="contact_viewed",
+        target=f"conversation:{ix[:12]}",
+        details={},
+    )
+    return ContactOut(
+        conversation=conv_id,
+        name=name,
+        number=mask_number(number),
+        opted_out=row.opted_out,
+        first_seen_at=row.created_at,
+        last_inbound_at=row.last_inbound_at,
+    )

@@ -45,8 +45,11 @@ def flow_bots(runtime: Runtime) -> dict[str, tuple[FlowBot, bool]]:
     """name -> (bot, runs on this server) for the YAML bots the console can show."""
     found: dict[str, tuple[FlowBot, bool]] = {}
     root = runtime.bot
-    running = [root.default, root.bot_for(runtime.settings.phone_number_id)] if isinstance(
-        root, BotRouter) else [root]
+    running = (
+        [root.default, root.bot_for(runtime.settings.phone_number_id)]
+        if isinstance(root, BotRouter)
+        else [root]
+    )
     for bot in running:
         if isinstance(bot, FlowBot):
             found.setdefault(bot.name, (bot, True))
@@ -154,18 +157,33 @@ def list_flows(request: Request, scope: Principal) -> list[BotOut]:
     for name, (bot, running) in sorted(flow_bots(runtime).items()):
         spec = bot.spec
         flows = [
-            FlowOut(name=f.name, file=f.file, line=f.line, steps=len(f.steps),
-                    triggers=[_trigger(t) for t in f.triggers])
+            FlowOut(
+                name=f.name,
+                file=f.file,
+                line=f.line,
+                steps=len(f.steps),
+                triggers=[_trigger(t) for t in f.triggers],
+            )
             for f in sorted(spec.flows.values(), key=lambda f: f.name)
         ]
-        out.append(BotOut(name=name, running=running, languages=list(spec.config.languages),
-                          threshold=spec.config.threshold, flows=flows))
+        out.append(
+            BotOut(
+                name=name,
+                running=running,
+                languages=list(spec.config.languages),
+                threshold=spec.config.threshold,
+                flows=flows,
+            )
+        )
     return out
 
 
 @router.get("/{bot}/{flow}", response_model=DiagramOut)
 def diagram(
-    request: Request, scope: Principal, bot: str, flow: str,
+    request: Request,
+    scope: Principal,
+    bot: str,
+    flow: str,
     lang: str = Query(default="id", pattern=r"^[a-z]{2}$"),
 ) -> DiagramOut:
     """One flow laid out as a diagram (coordinates and labels for the console to draw)."""
@@ -208,9 +226,16 @@ def _check(directory: Path, files: dict[str, str]) -> tuple[Any, list[Any]]:
             continue
         for module in sorted(_handler_modules(doc, set())):
             if module not in sys.modules:
-                early.append(ProblemOut(file=name, line=0, step="", code="handler",
-                                        message=f"module {module!r} is not loaded by this "
-                                                "server; check it with 'aman flows check'"))
+                early.append(
+                    ProblemOut(
+                        file=name,
+                        line=0,
+                        step="",
+                        code="handler",
+                        message=f"module {module!r} is not loaded by this "
+                        "server; check it with 'aman flows check'",
+                    )
+                )
     if early:
         return None, early
     with tempfile.TemporaryDirectory(prefix="aman-flows-check-") as tmp:
@@ -236,13 +261,20 @@ async def check(request: Request, scope: Principal, body: CheckIn) -> CheckOut:
         raise Problem(404, "not found", f"no flow bot {body.bot!r}")
     for name, text in body.files.items():
         if not _FILE_NAME.match(name):
-            raise Problem(422, "invalid request",
-                          f"{name!r}: file names are bot.yaml, nlu.yaml or flows/NAME.yaml")
+            raise Problem(
+                422,
+                "invalid request",
+                f"{name!r}: file names are bot.yaml, nlu.yaml or flows/NAME.yaml",
+            )
         if len(text) > MAX_FILE_CHARS:
             raise Problem(422, "invalid request", f"{name}: more than {MAX_FILE_CHARS} characters")
     spec, problems = await run_in_threadpool(_check, found[0].spec.directory, body.files)
-    listed = [p if isinstance(p, ProblemOut) else ProblemOut(
-        file=p.file, line=p.line, step=p.step, code=p.code, message=p.message) for p in problems]
+    listed = [
+        p
+        if isinstance(p, ProblemOut)
+        else ProblemOut(file=p.file, line=p.line, step=p.step, code=p.code, message=p.message)
+        for p in problems
+    ]
     return CheckOut(
         ok=not listed and spec is not None,
         bot=body.bot,

@@ -27,8 +27,12 @@ _LONG_NUMBER = re.compile(r"\d{7,}")
 
 class PredictIn(BaseModel):
     text: str = Field(min_length=1, max_length=1000)
-    bot: str | None = Field(default=None, min_length=1, max_length=64,
-                            description="bot name; the first running flow bot when omitted")
+    bot: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="bot name; the first running flow bot when omitted",
+    )
 
 
 class EntityOut(BaseModel):
@@ -62,8 +66,13 @@ def _out(bot: str, threshold: float, result: NluResult) -> PredictOut:
         threshold=threshold,
         normalized=_LONG_NUMBER.sub(lambda m: mask_account(m.group(0)), result.normalized),
         entities=[
-            EntityOut(kind=str(e.kind), value=_entity_value(e.value, e.masked), start=e.start,
-                      end=e.end, text=e.masked if e.masked is not None else e.text)
+            EntityOut(
+                kind=str(e.kind),
+                value=_entity_value(e.value, e.masked),
+                start=e.start,
+                end=e.end,
+                text=e.masked if e.masked is not None else e.text,
+            )
             for e in result.entities
         ],
     )

@@ -22,6 +22,12 @@ from aman.accounts.errors import (
     RateLimitedError,
     ScopeError,
 )
+from aman.campaigns.errors import (
+    CampaignInputError,
+    CampaignNotFoundError,
+    CampaignStateError,
+    TemplateUnusableError,
+)
 from aman.inbox.team import NotFound, OutboundRejected, TeamInboxError
 from aman.monitor.errors import (
     AlertNotFoundError,
@@ -59,9 +65,14 @@ PROBLEM_RESPONSE: dict[str, Any] = {
     "content": {MEDIA: {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}},
 }
 PROBLEM_CODES = {
-    400: "Bad request", 401: "Authentication required", 403: "Forbidden",
-    404: "Not found", 409: "Conflict", 413: "Request body too large",
-    422: "Invalid request", 429: "Too many requests",
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Request body too large",
+    422: "Invalid request",
+    429: "Too many requests",
 }
 
 
@@ -141,8 +152,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, on_not_found)
     for denied in (CsrfError, IpNotAllowedError, ScopeError):
         app.add_exception_handler(denied, on_denied)
-    for missing in (AlertNotFoundError, FraudReportNotFoundError, UnknownTenantError):
+    for missing in (
+        AlertNotFoundError,
+        FraudReportNotFoundError,
+        UnknownTenantError,
+        CampaignNotFoundError,
+    ):
         app.add_exception_handler(missing, on_not_found)
     app.add_exception_handler(InvalidAlertTransitionError, on_conflict)
+    for conflict in (CampaignStateError, TemplateUnusableError):
+        app.add_exception_handler(conflict, on_conflict)
+    app.add_exception_handler(CampaignInputError, on_accounts)
     for bad in (MonitorInputError, ControlError):
         app.add_exception_handler(bad, on_accounts)

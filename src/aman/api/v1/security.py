@@ -69,8 +69,9 @@ class ControlIn(BaseModel):
 def _existing_contact(request: Request, scope: TenantScope, contact_ix: str) -> None:
     """404 unless ``contact_ix`` names a contact of the caller's tenant."""
     with runtime_of(request).engine.connect() as conn:
-        found = conn.execute(scoped(select(Contact.id), Contact, scope).where(
-            Contact.contact_ix == contact_ix)).first()
+        found = conn.execute(
+            scoped(select(Contact.id), Contact, scope).where(Contact.contact_ix == contact_ix)
+        ).first()
     if found is None:
         raise Problem(404, "not found")
 
@@ -81,14 +82,16 @@ def _fields(model: type[BaseModel], obj: object) -> dict[str, Any]:
 
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(
-    request: Request, scope: Principal,
+    request: Request,
+    scope: Principal,
     status: Literal["open", "acknowledged", "resolved"] | None = None,
     before_id: int | None = Query(default=None, ge=1),
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[AlertOut]:
     require(scope, perms.AUDIT_READ)
-    alerts = runtime_of(request).monitor.alerts.list(scope.tenant, status=status,
-                                                     before_id=before_id, limit=limit)
+    alerts = runtime_of(request).monitor.alerts.list(
+        scope.tenant, status=status, before_id=before_id, limit=limit
+    )
     return [AlertOut(**_fields(AlertOut, a)) for a in alerts]
 
 
@@ -108,7 +111,8 @@ def resolve_alert(request: Request, scope: Principal, alert_id: int) -> AlertOut
 
 @router.get("/fraud-reports", response_model=list[FraudReportOut])
 def list_fraud_reports(
-    request: Request, scope: Principal,
+    request: Request,
+    scope: Principal,
     status: Literal["open", "reviewed", "closed"] | None = "open",
 ) -> list[FraudReportOut]:
     """Customers' scam reports; their text is customer content (needs messages:read)."""
@@ -119,11 +123,13 @@ def list_fraud_reports(
 
 
 @router.post("/fraud-reports/{report_id}/status", status_code=204)
-def set_fraud_report_status(request: Request, scope: Principal, report_id: int,
-                            body: FraudStatusIn) -> None:
+def set_fraud_report_status(
+    request: Request, scope: Principal, report_id: int, body: FraudStatusIn
+) -> None:
     require(scope, perms.TENANT_MANAGE)
-    runtime_of(request).monitor.fraud.set_status(scope.tenant, report_id, body.status,
-                                                 scope.principal)
+    runtime_of(request).monitor.fraud.set_status(
+        scope.tenant, report_id, body.status, scope.principal
+    )
 
 
 @router.get("/contact-controls", response_model=list[ControlOut])
@@ -134,17 +140,26 @@ def list_controls(request: Request, scope: Principal) -> list[ControlOut]:
 
 
 @router.put("/contact-controls/{contact_ix}", response_model=ControlOut)
-def set_control(request: Request, scope: Principal, contact_ix: str,
-                body: ControlIn) -> ControlOut:
+def set_control(request: Request, scope: Principal, contact_ix: str, body: ControlIn) -> ControlOut:
     require(scope, perms.TENANT_MANAGE)
     _existing_contact(request, scope, contact_ix)
     controls = runtime_of(request).monitor.controls
     if body.mode == "throttled":
-        c = controls.throttle(scope.tenant, contact_ix, actor=scope.principal,
-                              reason=body.reason, seconds=body.seconds or 3600)
+        c = controls.throttle(
+            scope.tenant,
+            contact_ix,
+            actor=scope.principal,
+            reason=body.reason,
+            seconds=body.seconds or 3600,
+        )
     else:
-        c = controls.quarantine(scope.tenant, contact_ix, actor=scope.principal,
-                                reason=body.reason, seconds=body.seconds)
+        c = controls.quarantine(
+            scope.tenant,
+            contact_ix,
+            actor=scope.principal,
+            reason=body.reason,
+            seconds=body.seconds,
+        )
     return ControlOut(**_fields(ControlOut, c))
 
 
@@ -152,6 +167,7 @@ def set_control(request: Request, scope: Principal, contact_ix: str,
 def release_control(request: Request, scope: Principal, contact_ix: str) -> ControlOut:
     require(scope, perms.TENANT_MANAGE)
     _existing_contact(request, scope, contact_ix)
-    c = runtime_of(request).monitor.controls.release(scope.tenant, contact_ix,
-                                                     actor=scope.principal)
+    c = runtime_of(request).monitor.controls.release(
+        scope.tenant, contact_ix, actor=scope.principal
+    )
     return ControlOut(**_fields(ControlOut, c))

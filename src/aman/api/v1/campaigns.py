@@ -1,0 +1,232 @@
+"""Templates, segments, broadcasts and analytics of the deployment's tenant."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+
+from aman.accounts import permissions as perms
+from aman.accounts.scope import TenantScope, require
+from aman.analytics.service import analytics_report
+from aman.api.v1.deps import Principal, runtime_of
+from aman.api.v1.problems import Problem
+from aman.campaigns.broadcasts import CampaignService
+from aman.campaigns.context import CampaignContext
+from aman.campaigns.segments import SegmentService
+from aman.campaigns.templates import TemplateRegistry
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["campaigns"])
+JAKARTA = ZoneInfo("Asia/Jakarta")
+
+
+def _ctx(request: Request, scope: TenantScope) -> CampaignContext:
+    """The campaign context of the runtime's tenant; other tenants see nothing (404)."""
+    runtime = runtime_of(request)
+    if scope.tenant != runtime.vault.tenant:
+        raise Problem(404, "not found")
+    return CampaignContext(runtime.engine, runtime.vault, runtime.audit)
+
+
+class TemplateOut(BaseModel):
+    id: int
+    name: str
+    language: str
+    category: str
+    status: str
+    quality: str
+    usable: bool
+
+
+class SegmentIn(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+    rules: dict[str, Any]
+    kind: str = Field(default="dynamic", pattern="^(dynamic|static)$")
+
+
+class SegmentOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    rules: dict[str, Any]
+    size: int | None
+    snapshot_at: float | None
+
+
+class PreviewIn(BaseModel):
+    rules: dict[str, Any]
+
+
+class CountOut(BaseModel):
+    count: int
+
+
+class BroadcastIn(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+    segment_id: int = Field(ge=1)
+    template: str | None = Field(default=None, max_length=512)
+    language: str = Field(default="id", max_length=16)
+    variables: dict[str, Any] | None = None
+    text: str | None = Field(default=None, max_length=4096)
+    run_at: float | None = None
+    cron: str | None = Field(default=None, max_length=100)
+
+
+class BroadcastOut(BaseModel):
+    id: int
+    name: str
+    state: str
+    category: str
+    next_run_at: float | None
+    total: int
+    queued: int
+    excluded: int
+    statuses: dict[str, int]
+    error_codes: dict[str, int]
+
+
+@router.get("/templates", response_model=list[TemplateOut])
+def list_templates(request: Request, scope: Principal) -> list[TemplateOut]:
+    require(scope, perms.CAMPAIGNS_WRITE)
+    return [
+        TemplateOut(
+            id=t.id,
+            name=t.name,
+            language=t.language,
+            category=t.category,
+            status=t.status,
+            quality=t.quality,
+            usable=t.usable,
+        )
+        for t in TemplateRegistry(_ctx(request, scope)).list()
+    ]
+
+
+def _segment(s: Any) -> SegmentOut:
+    return SegmentOut(
+        id=s.id, name=s.name, kind=s.kind, rules=s.rules, size=s.size, snapshot_at=s.snapshot_at
+    )
+
+
+@router.post("/segments", response_model=SegmentOut, status_code=201)
+def create_segment(request: Request, scope: Principal, body: SegmentIn) -> SegmentOut:
+    require(scope, perms.CAMPAIGNS_WRITE)
+    service = SegmentService(_ctx(request, scope))
+    return _segment(service.create(scope.principal, body.name, body.rules, kind=body.kind))
+
+
+@router.get("/segments/{segment_id}", response_model=SegmentOut)
+def get_segment(request: Request, scope: Principal, segment_id: int) -> SegmentOut:
+    require(scope, perms.CAMPAIGNS_WRITE)
+    return _segment(SegmentService(_ctx(request, scope)).get(segment_id))
+
+
+@router.post("/segments/preview", response_model=CountOut)
+def preview_segment(request: Request, scope: Principal, body: PreviewIn) -> CountOut:
+    """How many contacts the rules select right now (aggregate only)."""
+    require(scope, perms.CAMPAIGNS_WRITE)
+    return CountOut(count=SegmentService(_ctx(request, scope)).preview(body.rules))
+
+
+def _broadcast(service: CampaignService, campaign_id: int) -> BroadcastOut:
+    st = service.status(campaign_id)
+    statuses: dict[str, int] = {}
+    codes: dict[str, int] = {}
+    queued = excluded = 0
+    for run in st.runs:
+        queued += run.queued
+        excluded += run.excluded
+        for k, v in run.statuses.items():
+            statuses[k] = statuses.get(k, 0) + v
+        for code, n in run.error_codes.items():
+            codes[str(code)] = codes.get(str(code), 0) + n
+    return BroadcastOut(
+        id=st.id,
+        name=st.name,
+        state=st.state,
+        category=st.category,
+        next_run_at=st.next_run_at,
+        total=queued,
+        queued=queued,
+        excluded=excluded,
+        statuses=statuses,
+        error_codes=codes,
+    )
+
+
+@router.post("/broadcasts", response_model=BroadcastOut, status_code=201)
+def create_broadcast(request: Request, scope: Principal, body: BroadcastIn) -> BroadcastOut:
+    """Create a broadcast to a segment and schedule it (now, at ``run_at`` or by ``cron``)."""
+    require(scope, perms.CAMPAIGNS_WRITE)
+    runtime = runtime_of(request)
+    service = CampaignService(_ctx(request, scope))
+    template = (body.template, body.language) if body.template else None
+    campaign_id = service.create(
+        scope.principal,
+        name=body.name,
+        segment_id=body.segment_id,
+        phone_number_id=runtime.settings.phone_number_id,
+        template=template,
+        variables=body.variables,
+        text=body.text,
+    )
+    service.start(scope.principal, campaign_id, at=body.run_at, cron=body.cron)
+    return _broadcast(service, campaign_id)
+
+
+@router.get("/broadcasts/{campaign_id}", response_model=BroadcastOut)
+def get_broadcast(request: Request, scope: Principal, campaign_id: int) -> BroadcastOut:
+    require(scope, perms.CAMPAIGNS_WRITE)
+    return _broadcast(CampaignService(_ctx(request, scope)), campaign_id)
+
+
+@router.post("/broadcasts/{campaign_id}/pause", response_model=BroadcastOut)
+def pause_broadcast(request: Request, scope: Principal, campaign_id: int) -> BroadcastOut:
+    require(scope, perms.CAMPAIGNS_WRITE)
+    service = CampaignService(_ctx(request, scope))
+    service.pause(scope.principal, campaign_id)
+    return _broadcast(service, campaign_id)
+
+
+@router.post("/broadcasts/{campaign_id}/resume", response_model=BroadcastOut)
+def resume_broadcast(request: Request, scope: Principal, campaign_id: int) -> BroadcastOut:
+    require(scope, perms.CAMPAIGNS_WRITE)
+    service = CampaignService(_ctx(request, scope))
+    service.resume(scope.principal, campaign_id)
+    return _broadcast(service, campaign_id)
+
+
+@router.post("/broadcasts/{campaign_id}/cancel", response_model=BroadcastOut)
+def cancel_broadcast(request: Request, scope: Principal, campaign_id: int) -> BroadcastOut:
+    require(scope, perms.CAMPAIGNS_WRITE)
+    service = CampaignService(_ctx(request, scope))
+    service.cancel(scope.principal, campaign_id)
+    return _broadcast(service, campaign_id)
+
+
+@router.get("/analytics")
+def analytics(
+    request: Request,
+    scope: Principal,
+    from_: date | None = Query(default=None, alias="from"),
+    to: date | None = Query(default=None),
+) -> dict[str, Any]:
+    """Aggregated figures for [from, to] (Asia/Jakarta days; default: the last 7 days)."""
+    require(scope, perms.ANALYTICS_READ)
+    runtime = runtime_of(request)
+    ctx = _ctx(request, scope)
+    today = datetime.now(JAKARTA).date()
+    end_day = to or today
+    start_day = from_ or end_day - timedelta(days=6)
+    if start_day > end_day or (end_day - start_day).days > 366:
+        raise Problem(422, "invalid request", "from must be before to, at most a year apart")
+    start = datetime.combine(start_day, datetime.min.time(), JAKARTA).timestamp()
+    end = datetime.combine(end_day + timedelta(days=1), datetime.min.time(), JAKARTA).timestamp()
+    return analytics_report(runtime.engine, ctx.vault, start, end, now=time.time())
