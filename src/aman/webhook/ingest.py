@@ -10,19 +10,23 @@ so a status never moves backwards whatever order they arrive in.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, text
 
+from aman.security.blind_index import InvalidIdentifierError
 from aman.security.redact import redact
 from aman.storage.groupcommit import GroupCommitter
 from aman.storage.models import Inbox, StatusEvent, WebhookEvent
 from aman.storage.sql import insert_ignore
 from aman.storage.vault import Vault
+from aman.webhook.parser import WebhookShapeError
 from aman.webhook.types import InboundMessage, ParsedWebhook, StatusUpdate
 
 __all__ = ["CALLBACK_PREFIX", "FAILED_RANK", "STATUS_RANK", "IngestBatch", "Ingestor"]
@@ -59,6 +63,30 @@ _APPLY_BY_WAMID = text(
     WHERE wamid = :wamid AND status_rank < :rank AND (:rank <> 9 OR status_rank < 3)
     """
 )
+
+
+def _col(value: str, limit: int) -> str:
+    """A value fit for a text column: no NUL (PostgreSQL refuses it), cut to ``limit``."""
+    return value.replace("\x00", "\ufffd")[:limit]
+
+
+def _key(value: str, limit: int, what: str) -> str:
+    """An identifier that is also associated data or a dedup key: refused, never cut."""
+    if len(value) > limit:
+        raise WebhookShapeError(what, f"longer than {limit} characters")
+    return value.replace("\x00", "\ufffd")
+
+
+def _event_key(key: str) -> str:
+    """The dedup key of a field event as stored (a stable digest when it is too long)."""
+    if len(key) <= 160 and "\x00" not in key:
+        return key
+    return "long:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _int32(code: int) -> int | None:
+    """Graph error codes fit in 32 bits; anything else is kept only in the sealed payload."""
+    return code if -(2**31) <= code < 2**31 else None
 
 
 @dataclass(slots=True)
@@ -122,6 +150,15 @@ class Ingestor:
 
     # -- row building (event loop, cheap) -----------------------------------
     def build(self, parsed: ParsedWebhook) -> IngestBatch:
+        """Rows for ``parsed``; ``WebhookShapeError`` for content that cannot be stored."""
+        try:
+            return self._build(parsed)
+        except InvalidIdentifierError:
+            raise WebhookShapeError("messages[].from", "not a phone number") from None
+        except orjson.JSONEncodeError:
+            raise WebhookShapeError("messages|statuses", "nested too deeply to store") from None
+
+    def _build(self, parsed: ParsedWebhook) -> IngestBatch:
         now = self._clock()
         batch = IngestBatch()
         for msg in parsed.messages:
@@ -129,15 +166,16 @@ class Ingestor:
         for st in parsed.statuses:
             self._status_rows(st, now, batch)
         for ev in parsed.events:
+            key = _event_key(ev.event_key)
             batch.events.append(
                 {
                     "tenant": self._tenant,
-                    "field": ev.field[:64],
-                    "entry_id": ev.entry_id[:64],
-                    "phone_number_id": ev.phone_number_id[:64],
-                    "event_key": ev.event_key[:160],
+                    "field": _col(ev.field, 64),
+                    "entry_id": _col(ev.entry_id, 64),
+                    "phone_number_id": _col(ev.phone_number_id, 64),
+                    "event_key": key,
                     "payload_enc": self._vault.seal_json(
-                        "webhook_events", "payload", ev.event_key, ev.value
+                        "webhook_events", "payload", key, ev.value
                     ),
                     "received_at": now,
                     "processed": False,
@@ -170,13 +208,14 @@ class Ingestor:
             "secrets": secrets,
             "raw": raw,
         }
+        wamid = _key(msg.wamid, 256, "a message id")
         return {
             "tenant": self._tenant,
-            "phone_number_id": msg.phone_number_id[:64],
-            "wamid": msg.wamid[:256],
+            "phone_number_id": _col(msg.phone_number_id, 64),
+            "wamid": wamid,
             "contact_ix": self._vault.contact_index(msg.wa_id),
-            "msg_type": msg.type[:32],
-            "payload_enc": self._vault.seal_json("inbox", "payload", msg.wamid, payload),
+            "msg_type": _col(msg.type, 32),
+            "payload_enc": self._vault.seal_json("inbox", "payload", wamid, payload),
             "msg_ts": msg.timestamp,
             "received_at": now,
             "status": "todo",
@@ -187,20 +226,23 @@ class Ingestor:
     def _status_rows(self, st: StatusUpdate, now: float, batch: IngestBatch) -> None:
         rank = STATUS_RANK.get(st.status)
         error = st.errors[0] if st.errors else None
+        code = _int32(error.code) if error else None
+        wamid = _key(st.wamid, 256, "a status's message id")
+        status = _key(st.status, 16, "a status")
         ref = None
         cb = st.biz_opaque_callback_data
         if cb and cb.startswith(CALLBACK_PREFIX):
-            ref = cb[len(CALLBACK_PREFIX) :][:64]
+            ref = _col(cb[len(CALLBACK_PREFIX) :], 64)
         batch.statuses.append(
             {
                 "tenant": self._tenant,
-                "wamid": st.wamid[:256],
-                "status": st.status[:16],
+                "wamid": wamid,
+                "status": status,
                 "status_ts": st.timestamp,
                 "outbox_ref": ref,
-                "error_code": error.code if error else None,
+                "error_code": code,
                 "payload_enc": self._vault.seal_json(
-                    "status_events", "payload", f"{st.wamid}:{st.status}", st.raw
+                    "status_events", "payload", f"{wamid}:{status}", st.raw
                 ),
                 "received_at": now,
             }
@@ -208,11 +250,11 @@ class Ingestor:
         if rank is None:
             return
         params = {
-            "status": st.status[:16],
+            "status": status,
             "rank": rank,
-            "error_code": error.code if error else None,
-            "error_title": error.title[:200] if error else None,
-            "wamid": st.wamid[:256],
+            "error_code": code,
+            "error_title": _col(error.title, 200) if error else None,
+            "wamid": wamid,
             "now": now,
         }
         if ref is not None:

@@ -156,6 +156,10 @@ class WebhookApp:
             return
         try:
             await self._ingestor.store(parsed)
+        except WebhookShapeError as exc:
+            metrics.WEBHOOK_RESULTS.labels("bad_shape").inc()
+            await _respond(send, 400, f"bad webhook body: {exc}"[:300].encode())
+            return
         except Overloaded:
             metrics.WEBHOOK_RESULTS.labels("overloaded").inc()
             await _respond(send, 503, b"busy, retry later", [(b"retry-after", b"1")])
