@@ -104,7 +104,8 @@ class DemoStack:
         self.url = f"http://{self.host}:{self.port}"
         name = self.bot if isinstance(self.bot, str) else self.bot.name
         settings = demo_settings(self.data_dir, bot=name, **(self.settings_overrides or {}))
-        assert settings.app_secret is not None and settings.access_token is not None
+        if settings.app_secret is None or settings.access_token is None:
+            raise ValueError("the demo needs an app secret and an access token")
         self.simulator = Simulator(
             SimulatorConfig(
                 access_token=settings.access_token.reveal(),

@@ -73,7 +73,8 @@ class Sender:
         self._reconcile = reconcile_seconds
         self._on_failed = on_failed
         self._clock = clock
-        self._rng = random.Random(seed)  # noqa: S311 - jitter, not security
+        # Back-off jitter, not security: a seedable PRNG keeps tests reproducible.
+        self._rng = random.Random(seed)  # noqa: S311  # nosec B311
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
         self._results: GroupCommitter[SendOutcome] = GroupCommitter(
             engine,

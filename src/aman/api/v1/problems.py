@@ -100,7 +100,8 @@ def problem_response(
 
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, Problem)
+        if not isinstance(exc, Problem):  # registered for Problem only
+            raise exc
         return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
