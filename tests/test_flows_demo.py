@@ -72,3 +72,28 @@ async def test_shop_cart_tracking_and_return_with_photo(tmp_path: Path) -> None:
         await st.phone.send_text(OWNER, "antar ke agen")
         sent = await st.simulator.wait_for_sent(8, 10)
         assert re.search(r"RTR-\d{5}", shown(sent[7]))
+
+
+async def test_a_restart_in_the_middle_of_a_flow_resumes_at_the_same_step(tmp_path: Path) -> None:
+    """Stop aman mid-flow, start a new process on the same database: the next answer
+    lands on the step that was waiting (and is validated there), nothing restarts."""
+    async with DemoStack(tmp_path, bot="shop", statuses=False) as st:
+        await st.phone.send_text(OWNER, "halo", name="Budi")
+        await st.phone.send_text(OWNER, "mau retur barang")
+        await st.phone.send_text(OWNER, "ORD-10003")
+        sent = await st.simulator.wait_for_sent(3, 10)
+        reasons = [
+            r["id"] for s in sent[2].body["interactive"]["action"]["sections"] for r in s["rows"]
+        ]
+        assert reasons == ["damaged", "wrong_item", "not_as_described", "other"]
+    # A new runtime, a new simulator: only the database (and the master key file) survive.
+    async with DemoStack(tmp_path, bot="shop", statuses=False) as st:
+        await st.phone.send_reply(OWNER, "wrong_item", "Barang salah", kind="list")
+        sent = await st.simulator.wait_for_sent(1, 10)
+        assert "foto" in shown(sent[0]).lower() or "photo" in shown(sent[0]).lower()
+        await st.phone.send_image(OWNER, "MEDIA-PHOTO-2")
+        sent = await st.simulator.wait_for_sent(2, 10)
+        assert [b["reply"]["id"] for b in sent[1].body["interactive"]["action"]["buttons"]] == [
+            "pickup",
+            "dropoff",
+        ]
