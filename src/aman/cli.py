@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "aman.accounts.cli",
         "aman.campaigns.cli",
         "aman.monitor.cli",
+        "aman.analytics.cli",
     ):
         _register(sub, module)
     return parser

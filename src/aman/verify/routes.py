@@ -30,13 +30,19 @@ We never ask for your PIN or OTP in chat.</p>
 
 
 def _html(body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(_PAGE.format(body=body), status_code=status,
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return HTMLResponse(
+        _PAGE.format(body=body),
+        status_code=status,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
 
 
 def _gone() -> HTMLResponse:
-    return _html("<p>Tautan ini tidak berlaku lagi. Minta tautan baru di WhatsApp.</p>"
-                 "<p>This link is no longer valid. Ask for a new one in WhatsApp.</p>", 410)
+    return _html(
+        "<p>Tautan ini tidak berlaku lagi. Minta tautan baru di WhatsApp.</p>"
+        "<p>This link is no longer valid. Ask for a new one in WhatsApp.</p>",
+        410,
+    )
 
 
 async def verify_page(request: Request) -> Response:
@@ -55,12 +61,14 @@ async def verify_page(request: Request) -> Response:
     pin = str(form.get("pin", ""))
     outcome = await loop.run_in_executor(None, service.redeem, token, pin)
     if outcome == "ok":
-        return _html("<p>Berhasil. Silakan kembali ke WhatsApp.</p>"
-                     "<p>Verified. Please go back to WhatsApp.</p>")
+        return _html(
+            "<p>Berhasil. Silakan kembali ke WhatsApp.</p>"
+            "<p>Verified. Please go back to WhatsApp.</p>"
+        )
     if outcome == "wrong":
         pending = await loop.run_in_executor(None, service.pending, token)
         if pending is None:
             return _gone()
-        error = "<p role=\"alert\">PIN salah. / Wrong PIN.</p>"
+        error = '<p role="alert">PIN salah. / Wrong PIN.</p>'
         return _html(_FORM.format(error=error, left=escape(str(pending.attempts_left))), 401)
     return _gone()
