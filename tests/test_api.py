@@ -234,6 +234,10 @@ SAMPLE_BODIES: dict[str, Any] = {
     "/conversations/{conv_id}/assign": {"team": "cs"},
     "/users": {"email": "x@y.test", "role": "agent"},
     "/tokens": {"name": "n", "scopes": ["admin"]},
+    "/contacts": {"wa_id": "081234567890", "name": "Ani"},
+    "/contacts/{contact_id}/tags": {"tags": ["vip"]},
+    "/contacts/{contact_id}/fields": {"fields": {"kota": "Bandung"}},
+    "/contacts/{contact_id}/merge": {"source_id": 2},
 }
 
 
@@ -263,6 +267,7 @@ async def test_no_principal_reaches_another_tenants_objects(world: World) -> Non
         "bot": "bank",
         "flow": "welcome",
         "report_id": 1,
+        "contact_id": 1,
         "contact_ix": world.ids["conv"].split(".")[1],
     }
     leaks = [world.ids["conv"], "bank.test", world.tokens["admin"][:12]]

@@ -12,6 +12,7 @@ from aman.api.v1 import (
     audit,
     auth,
     campaigns,
+    contacts,
     conversations,
     events,
     flows,
@@ -44,7 +45,18 @@ def create_api(runtime: Runtime) -> FastAPI:
     )
     api.state.runtime = runtime
     install_problem_handlers(api)
-    for module in (auth, conversations, audit, admin, security, campaigns, events, flows, nlu):
+    for module in (
+        auth,
+        conversations,
+        audit,
+        admin,
+        security,
+        campaigns,
+        contacts,
+        events,
+        flows,
+        nlu,
+    ):
         api.include_router(module.router)
     return api
 

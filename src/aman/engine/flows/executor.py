@@ -327,6 +327,7 @@ class FlowBot:
         if frame is None or frame.waiting != "verify" or not isinstance(step, VerifyStep):
             return
         st.verified_until = turn.now + step.valid_seconds
+        st.verified_purpose = step.purpose
         st.last = turn.now
         turn.continue_after(frame)
 

@@ -288,7 +288,8 @@ class Turn:
             self.reminder(step)
             return _SEQ
         if isinstance(step, VerifyStep):
-            if self.st.verified_until > self.now:
+            # A verified session only covers what it was verified for.
+            if self.st.verified_until > self.now and self.st.verified_purpose == step.purpose:
                 return _SEQ
             self.st.pending_verify = {"purpose": step.purpose}
             self.say(step.send)

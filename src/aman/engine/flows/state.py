@@ -56,6 +56,8 @@ class ConvState:
     handoff: bool = False
     opted_out: bool = False
     verified_until: float = 0.0
+    # What the step-up verification was for: a balance check must not approve a transfer.
+    verified_purpose: str | None = None
     pending_verify: dict[str, Any] | None = None
     wait_token: int = 0
     messages: int = 0
@@ -89,6 +91,8 @@ class ConvState:
         st.handoff = bool(raw.get("handoff"))
         st.opted_out = bool(raw.get("opted_out"))
         st.verified_until = _float(raw.get("verified_until"))
+        purpose = raw.get("verified_purpose")
+        st.verified_purpose = purpose if isinstance(purpose, str) else None
         pending = raw.get("pending_verify")
         st.pending_verify = dict(pending) if isinstance(pending, dict) else None
         st.wait_token = _int(raw.get("wait_token"))
@@ -106,6 +110,7 @@ class ConvState:
             "handoff",
             "opted_out",
             "verified_until",
+            "verified_purpose",
             "pending_verify",
             "wait_token",
             "messages",
@@ -129,6 +134,7 @@ class ConvState:
                 "handoff": self.handoff,
                 "opted_out": self.opted_out,
                 "verified_until": self.verified_until,
+                "verified_purpose": self.verified_purpose,
                 "messages": self.messages,
                 "wait_token": self.wait_token,
             }
@@ -144,6 +150,7 @@ class ConvState:
         self.fields = {}
         self.attempts = 0
         self.verified_until = 0.0
+        self.verified_purpose = None
         self.pending_verify = None
 
 
