@@ -1,7 +1,8 @@
 """Soak test: ``aman serve`` (echo bot) + the Cloud API simulator under steady open-loop load.
 
 Run: ``.venv/bin/python -m bench.soak [--minutes 30] [--rate 200] [--database-url URL]``
-(``--minutes 1`` is a quick check).  Not part of CI.
+(``--minutes 1`` is a quick check; a PostgreSQL URL should name an empty database).
+Not part of CI.
 
 Both run as subprocesses on 127.0.0.1 with throw-away secrets.  Signed
 webhooks, one text message each, are offered at ``--rate`` per second on a
@@ -10,9 +11,12 @@ latency is measured from the request's intended send time).  A 503 is retried
 after 0.5/1/2/4/8 s like Meta redelivers.  Every 10 s the script samples
 aman's RSS, open file descriptors and CPU, and the p50/p99 of the echo latency
 (intended send -> reply accepted by the simulator) and of the webhook ack.
+After the load it keeps sampling an idle aman for ``--cooldown`` seconds.
 Results: ``bench/out/soak.json``, the chart ``bench/out/soak.svg`` (memory and
 latency over time) and a printed summary.  Memory and fd growth are fitted
-after a warm-up so a leak shows as a slope, not as start-up allocation.
+after a warm-up (slopes need 5 minutes of data) so a leak shows as a slope,
+not as start-up allocation.  The load average is recorded: on a shared machine
+every figure is pessimistic.
 """
 
 from __future__ import annotations
@@ -518,6 +522,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-statuses", action="store_true", help="simulator sends no status webhooks")
     p.add_argument("--no-read-receipts", action="store_true", help="AMAN_MARK_READ=false")
     p.add_argument("--drain-seconds", type=float, default=60.0, help="max wait for late echoes")
+    p.add_argument("--cooldown", type=float, default=25.0, help="idle sampling after the load")
     args = p.parse_args(argv)
     if args.minutes <= 0 or args.rate <= 0 or args.customers < 1:
         p.error("--minutes, --rate and --customers must be positive")
@@ -549,7 +554,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             deadline = time.monotonic() + args.drain_seconds
             while load.backlog() and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(args.cooldown)  # idle: does memory come back down?
             stop_all.set()
             await asyncio.gather(collector, sampler)
         finally:

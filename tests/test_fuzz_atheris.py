@@ -1,6 +1,6 @@
 """Runs the atheris webhook fuzz target for a bounded time in CI (hypothesis without atheris).
 
-With atheris installed the target runs as a subprocess for 10 s of libFuzzer
+With atheris installed the target runs as a subprocess for 8 s of libFuzzer
 on a throw-away copy of the seed corpus; any crash fails the test and leaves
 its input under the test's temporary folder.  Without atheris the same
 ``fuzz_one_input`` runs under hypothesis on seed mutations and random bytes.
@@ -25,7 +25,7 @@ from fuzz.webhook_strategies import CORPUS, SEED_BYTES, mutated_bodies, mutated_
 
 FUZZ_DIR = Path(__file__).parent / "fuzz"
 TARGET = FUZZ_DIR / "fuzz_webhook.py"
-SECONDS = 10
+SECONDS = 8
 HAVE_ATHERIS = importlib.util.find_spec("atheris") is not None
 
 
@@ -49,6 +49,7 @@ def test_atheris_finds_no_new_crash(tmp_path: Path) -> None:
         "-rss_limit_mb=2048",
         "-timeout=10",
         "-print_final_stats=1",
+        "-seed=1",  # reproducible in CI; explore with other seeds by hand
         str(corpus),
     ]
     env = {k: v for k, v in os.environ.items() if k != "AMAN_FUZZ_STRICT"}

@@ -13,6 +13,7 @@ import signal
 from collections.abc import Generator
 
 import uvicorn
+import uvloop
 
 from aman.app import create_app
 from aman.config import Settings
@@ -64,5 +65,5 @@ def build_server(settings: Settings, *, host: str, port: int, role: str = "all")
 def serve(settings: Settings, *, host: str, port: int, role: str = "all") -> int:
     server = build_server(settings, host=host, port=port, role=role)
     print(f"aman {role} listening on http://{host}:{port} (webhook: /webhook)", flush=True)
-    asyncio.run(server.serve())
+    uvloop.run(server.serve())  # Server.serve() alone would run on the default loop
     return 0
