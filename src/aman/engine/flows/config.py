@@ -201,7 +201,7 @@ def parse_config(ctx: SchemaContext, raw: Any) -> tuple[BotConfig | None, dict[s
     tz_name = raw.get("timezone", "Asia/Jakarta")
     try:
         tz = ZoneInfo(str(tz_name))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: absurdly long names
         ctx.err(raw.line_of("timezone"), "bot", "schema", f"unknown timezone {tz_name!r}")
         tz_name, tz = "Asia/Jakarta", ZoneInfo("Asia/Jakarta")
     hours = _business_hours(ctx, raw.get("business_hours", {}), raw.line_of("business_hours"))

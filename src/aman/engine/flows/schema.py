@@ -269,7 +269,7 @@ class _FlowParser(StepParserBase):
         if unknown:
             self.ctx.err(line, w, "schema", f"unknown ask keys {sorted(unknown)}")
         kind = raw.get("type", "text")
-        if kind not in ASK_KINDS:
+        if not isinstance(kind, str) or kind not in ASK_KINDS:
             self.ctx.err(line, w, "schema", f"ask type {kind!r}; use one of {sorted(ASK_KINDS)}")
             return None
         field_name = self.ctx.field_name(raw.get("field"), line, w)

@@ -66,6 +66,7 @@ class _Builder:
         self._loader = loader
         self._file = file
         self._count = 0
+        self._open: set[int] = set()  # collections being built (alias cycle detection)
         self.problems: list[Problem] = []
 
     def build(self, node: yaml.Node) -> Any:
@@ -75,6 +76,25 @@ class _Builder:
                 [Problem(self._file, node.start_mark.line + 1, "", "yaml", "document too large")]
             )
         line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self._open:  # an alias inside its own anchor: &a [*a]
+                raise FlowLoadError(
+                    [Problem(self._file, line, "", "yaml", "an alias refers to itself")]
+                )
+            self._open.add(id(node))
+            try:
+                return self._collection(node, line)
+            finally:
+                self._open.discard(id(node))
+        try:
+            return self._loader.construct_object(node, deep=True)
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
+            # e.g. 2026-02-30, 0x_, !!int '': PyYAML raises plain Python errors for these.
+            raise FlowLoadError(
+                [Problem(self._file, line, "", "yaml", f"invalid value: {type(exc).__name__}")]
+            ) from None
+
+    def _collection(self, node: yaml.Node, line: int) -> Any:
         if isinstance(node, yaml.MappingNode):
             out = YMap()
             out.line = line
@@ -107,7 +127,7 @@ class _Builder:
                 seq.append(self.build(item))
                 seq.item_lines.append(item.start_mark.line + 1)
             return seq
-        return self._loader.construct_object(node, deep=True)
+        raise TypeError(f"not a YAML collection: {type(node).__name__}")
 
 
 def load_yaml_text(text: str, file: str) -> tuple[Any, list[Problem]]:
