@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -9,15 +10,17 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from starlette.requests import Request
 
 from aman.accounts import permissions as perms
-from aman.accounts.scope import TenantScope, require
+from aman.accounts.scope import TenantScope, require, scoped
 from aman.analytics.service import analytics_report
 from aman.api.v1.deps import Principal, runtime_of
 from aman.api.v1.problems import Problem
 from aman.campaigns.broadcasts import CampaignService
 from aman.campaigns.context import CampaignContext
+from aman.campaigns.models import CampaignRow, SegmentRow
 from aman.campaigns.segments import SegmentService
 from aman.campaigns.templates import TemplateRegistry
 
@@ -113,6 +116,60 @@ def _segment(s: Any) -> SegmentOut:
     return SegmentOut(
         id=s.id, name=s.name, kind=s.kind, rules=s.rules, size=s.size, snapshot_at=s.snapshot_at
     )
+
+
+class BroadcastSummary(BaseModel):
+    id: int
+    name: str
+    state: str
+    category: str
+    next_run_at: float | None
+    created_at: float
+
+
+@router.get("/segments", response_model=list[SegmentOut])
+def list_segments(
+    request: Request, scope: Principal, limit: int = Query(default=100, ge=1, le=500)
+) -> list[SegmentOut]:
+    require(scope, perms.CAMPAIGNS_WRITE)
+    ctx = _ctx(request, scope)
+    stmt = scoped(select(SegmentRow), SegmentRow, scope).order_by(SegmentRow.id.desc())
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(stmt.limit(limit)).all()
+    return [
+        SegmentOut(
+            id=r.id,
+            name=r.name,
+            kind=r.kind,
+            rules=json.loads(r.rules),
+            size=r.size,
+            snapshot_at=r.snapshot_at,
+        )
+        for r in rows
+    ]
+
+
+@router.get("/broadcasts", response_model=list[BroadcastSummary])
+def list_broadcasts(
+    request: Request, scope: Principal, limit: int = Query(default=100, ge=1, le=500)
+) -> list[BroadcastSummary]:
+    """Broadcasts of the tenant, newest first (progress per broadcast: GET /broadcasts/{id})."""
+    require(scope, perms.CAMPAIGNS_WRITE)
+    ctx = _ctx(request, scope)
+    stmt = scoped(select(CampaignRow), CampaignRow, scope).order_by(CampaignRow.id.desc())
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(stmt.limit(limit)).all()
+    return [
+        BroadcastSummary(
+            id=r.id,
+            name=r.name,
+            state=r.state,
+            category=r.category,
+            next_run_at=r.next_run_at,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
 
 
 @router.post("/segments", response_model=SegmentOut, status_code=201)

@@ -79,9 +79,10 @@ FieldValue = str | int | float | bool | None
 
 
 class ContactSummary(BaseModel):
-    """A contact in a list: the number is masked, no name and no custom fields."""
+    """A contact in a list: the number is masked, no custom fields."""
 
     id: int
+    name: str | None
     number_masked: str
     language: str | None
     tags: list[str]
@@ -216,8 +217,14 @@ def list_contacts_page(
 
 def _summary(vault: Vault, rec: ContactRecord, tags: set[str]) -> ContactSummary:
     number = vault.open("contacts", "wa_id", rec.contact_ix, rec.wa_id_enc).decode()
+    name = (
+        vault.open("contacts", "name", rec.contact_ix, rec.name_enc).decode()
+        if rec.name_enc is not None
+        else None
+    )
     return ContactSummary(
         id=rec.id,
+        name=name,
         number_masked=mask_number(number),
         language=rec.language,
         tags=sorted(tags),
