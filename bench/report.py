@@ -142,8 +142,8 @@ def _echo_section(data: dict[str, Any]) -> list[str]:
             rates = ", ".join(_f(r, 0) for r in run["skipped_rates"])
             out.append(f"\nNot run: {rates}/s (already failed at lower rates).")
         if run.get("restarts"):
-            out.append(f"\nServer restarted (fresh database) {run['restarts']} time(s) after "
-                       "steps that did not drain, so each step starts clean.")
+            out.append(f"\nServer restarted {run['restarts']} time(s) after steps that did not "
+                       "drain (aman with a fresh database), so each step starts clean.")
         if run["mark_read"]:
             reads_line = ", ".join(f"{_f(s['offered_rate'], 0)}/s: {_f(s['read_receipts'])}"
                                    for s in run["steps"])
