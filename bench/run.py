@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tool-cpu", type=int, default=1, help="core of generator + simulator")
     parser.add_argument("--max-connections", type=int, default=256,
                         help="generator keep-alive pool size (like Meta's concurrent deliveries)")
+    parser.add_argument("--keep-db", action="store_true",
+                        help="keep the SQLite files of the run in <out>/db (hundreds of MB)")
     parser.add_argument("--nice", type=int, default=0,
                         help="niceness for every benchmark process (negative needs root): "
                         "shields the measurement from other work on a shared machine")
@@ -198,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     data["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not args.keep_db:
+        shutil.rmtree(out_dir / "db", ignore_errors=True)
     import orjson
 
     (out_dir / "run.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))

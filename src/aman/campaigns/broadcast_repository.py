@@ -37,7 +37,7 @@ WHERE id IN (
 )
 RETURNING id
 """
-_RUN_TODO = """
+_RUN_QUEUED = """
 SELECT id, ref, contact_ix FROM outbox
 WHERE state = 'todo' AND attempts = 0 AND kind = 'message' AND ref LIKE :prefix
 """
@@ -95,7 +95,7 @@ class BroadcastRepository:
         lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
         self._due = text(_DUE.format(lock=lock))
         self._claim_runs = text(_CLAIM_RUNS.format(lock=lock))
-        self._run_todo = text(_RUN_TODO)
+        self._run_todo = text(_RUN_QUEUED)
         self._run_busy = text(_RUN_BUSY)
         self._withdraw = text(_WITHDRAW).bindparams(bindparam("ids", expanding=True))
         self._statuses = text(_STATUSES)
