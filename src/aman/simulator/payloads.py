@@ -40,7 +40,7 @@ def user_id_for(wa_id: str) -> str:
 
 
 def encode(payload: Mapping[str, Any]) -> bytes:
-    """Serialise like Meta: compact JSON with non-ASCII escaped as lowercase \\uXXXX."""
+    """Serialise like Meta: compact JSON, non-ASCII as \\u and four lowercase hex digits."""
     return json.dumps(payload, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
