@@ -90,7 +90,7 @@ ENCRYPTED: tuple[EncryptedColumn, ...] = (
 
 
 # Domain packages list their own sealed columns next to their models.
-_DOMAIN_LISTS = ("aman.accounts.rotation",)
+_DOMAIN_LISTS = ("aman.accounts.rotation", "aman.campaigns.rotation")
 
 
 def encrypted_columns() -> tuple[EncryptedColumn, ...]:
