@@ -88,6 +88,9 @@ class Runtime:
         self.dialect = dialect_of(s.database_url)
         pool = 10 if self.dialect == "postgresql" else 5
         self.engine = make_engine(s.database_url, pool_size=pool)
+        # Built once: housekeeping runs every few seconds for the life of the process.
+        self._inbox_repo = InboxRepository(self.dialect)
+        self._outbox_repo = OutboxRepository(self.dialect)
         upgrade(self.engine)
         self.vault = Vault.open_or_create(self.engine, s.tenant, master)
         self.audit = AuditService(
@@ -242,8 +245,8 @@ class Runtime:
                 log.warning("worker row was reaped (stalled?); re-registered")
             dead = workers.dead_workers(conn, s.worker_stale_seconds, now)
             fired = self.timers.fire_due(conn, now) if self._has("scheduler") else 0
-            reclaimed = InboxRepository(self.dialect).reap(conn)
-            uncertain, resent = OutboxRepository(self.dialect).reap(conn, now, s.reconcile_seconds)
+            reclaimed = self._inbox_repo.reap(conn)
+            uncertain, resent = self._outbox_repo.reap(conn, now, s.reconcile_seconds)
         if self._has("scheduler"):
             # Scheduled and recurring broadcasts, then template status / user preference
             # webhooks (a marketing stop becomes an opt-out).
@@ -295,7 +298,7 @@ class Runtime:
         try:
             with self.engine.begin() as conn:
                 workers.deregister(conn, self.worker_id)
-                InboxRepository(self.dialect).reap(conn)
+                self._inbox_repo.reap(conn)
         except Exception as exc:  # noqa: BLE001 - best effort on the way out
             log.warning("could not deregister worker: %s", type(exc).__name__)
         self.engine.dispose()
