@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 import aman.storage.rotation as rotation
 from aman.campaigns import ContactBook
@@ -24,15 +25,28 @@ def test_custom_fields_are_rewrapped_under_a_new_key(
             book.upsert("staff:ani", f"08120000000{i}", fields={"kota": f"Kota {i}"})
             for i in range(3)
         ]
+        # A profile written before per-contact keys existed: under the tenant data key.
+        legacy = ctx.vault.seal_json("contact_profiles", "fields", str(ids[0]), {"kota": "Lama"})
+        with ctx.engine.begin() as conn:
+            conn.execute(
+                text("update contact_profiles set fields_enc = :b where contact_id = :i"),
+                {"b": legacy, "i": ids[0]},
+            )
         old_key = ctx.vault.keyring.active_key_id
         new_key = ctx.vault.rotate(ctx.engine)
         assert new_key != old_key
         report = rotation.rewrap_all(ctx.engine, ctx.vault)
-        assert report.unreadable == 0 and report.rewrapped >= 3
-        blobs = q(ctx, "select fields_enc from contact_profiles order by contact_id")
-        assert {key_id_of(bytes(b[0])) for b in blobs} == {new_key}
+        assert report.unreadable == 0 and report.rewrapped >= 1
+        blobs = [
+            bytes(b[0])
+            for b in q(ctx, "select fields_enc from contact_profiles order by contact_id")
+        ]
+        kids = [key_id_of(b) for b in blobs]
+        assert kids[0] == new_key  # the legacy value moved to the new key
+        assert all(k.startswith("ck:") for k in kids[1:])  # per-contact keys: left alone
+        assert len(set(kids[1:])) == 2  # one key per contact
         assert [book.get("staff:ani", i).fields["kota"] for i in ids] == [
-            "Kota 0",
+            "Lama",
             "Kota 1",
             "Kota 2",
         ]

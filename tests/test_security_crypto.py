@@ -20,7 +20,6 @@ from aman.security.crypto import (
     LocalKeyProvider,
     MasterKeyError,
     WrappedKey,
-    contact_key_id,
     generate_master_key,
     key_id_of,
     load_master_key,
@@ -298,38 +297,52 @@ def test_needs_rewrap_unknown_key(keyring: Keyring) -> None:
 
 
 def test_contact_key_crypto_shredding(keyring: Keyring, provider: LocalKeyProvider) -> None:
-    key = keyring.contact_key(17)
-    assert key.key_id == contact_key_id(17) == "contact:17"
-    assert key.purpose == PURPOSE_CONTACT
-    assert keyring.contact_key(17) is key
+    key = new_data_key("ck:17", PURPOSE_CONTACT)
+    keyring.add(key)
+    assert keyring.key("ck:17") is key
     blob = keyring.seal(b"Budi's message", AAD, key_id=key.key_id)
-    assert key_id_of(blob) == "contact:17"
+    assert key_id_of(blob) == "ck:17"
     assert keyring.open(blob, AAD) == b"Budi's message"
     keyring.rotate("bank-a:2")
     assert not keyring.needs_rewrap(blob)  # contact keys are not replaced by rotation
 
-    keyring.forget("contact:17")
-    assert "contact:17" in keyring.destroyed
-    assert "contact:17" not in keyring
-    with pytest.raises(KeyDestroyedError, match=r"key 'contact:17' was destroyed \(erased\)"):
+    keyring.forget("ck:17")
+    assert "ck:17" in keyring.destroyed
+    assert "ck:17" not in keyring
+    with pytest.raises(KeyDestroyedError, match=r"key 'ck:17' was destroyed \(erased\)"):
         keyring.open(blob, AAD)
     assert not keyring.needs_rewrap(blob)
     with pytest.raises(KeyDestroyedError):
-        keyring.contact_key(17)
+        keyring.add(new_data_key("ck:17", PURPOSE_CONTACT))
     with pytest.raises(KeyDestroyedError):
-        keyring.seal(b"x", AAD, key_id="contact:17")
-    assert "contact:17" not in [w.key_id for w in keyring.export_wrapped(provider)]
+        keyring.seal(b"x", AAD, key_id="ck:17")
+    assert "ck:17" not in [w.key_id for w in keyring.export_wrapped(provider)]
+
+
+def test_discard_is_an_eviction_not_an_erasure(keyring: Keyring) -> None:
+    key = new_data_key("ck:9", PURPOSE_CONTACT)
+    keyring.add(key)
+    blob = keyring.seal(b"x", AAD, key_id="ck:9")
+    keyring.discard("ck:9")
+    assert "ck:9" not in keyring and "ck:9" not in keyring.destroyed
+    with pytest.raises(DecryptionError) as info:
+        keyring.open(blob, AAD)
+    assert not isinstance(info.value, KeyDestroyedError)
+    keyring.add(key)
+    assert keyring.open(blob, AAD) == b"x"
+    with pytest.raises(CryptoError, match="cannot discard the active key"):
+        keyring.discard(keyring.active_key_id)
 
 
 def test_destroyed_keys_survive_reload(keyring: Keyring, provider: LocalKeyProvider) -> None:
-    keyring.contact_key(5)
-    blob = keyring.seal(b"x", AAD, key_id="contact:5")
-    wrapped = [w for w in keyring.export_wrapped(provider) if w.key_id != "contact:5"]
-    reloaded = Keyring.from_wrapped(provider, wrapped, "bank-a:1", destroyed=["contact:5"])
+    keyring.add(new_data_key("ck:5", PURPOSE_CONTACT))
+    blob = keyring.seal(b"x", AAD, key_id="ck:5")
+    wrapped = [w for w in keyring.export_wrapped(provider) if w.key_id != "ck:5"]
+    reloaded = Keyring.from_wrapped(provider, wrapped, "bank-a:1", destroyed=["ck:5"])
     with pytest.raises(KeyDestroyedError):
         reloaded.open(blob, AAD)
     with pytest.raises(KeyDestroyedError):
-        reloaded.add(new_data_key("contact:5", PURPOSE_CONTACT))
+        reloaded.add(new_data_key("ck:5", PURPOSE_CONTACT))
 
 
 def test_cannot_forget_the_active_key(keyring: Keyring) -> None:

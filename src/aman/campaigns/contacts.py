@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from sqlalchemy import Connection
+
 from aman.campaigns.contacts_repository import ContactRecord, ContactsRepository
 from aman.campaigns.context import CampaignContext
 from aman.campaigns.errors import CampaignInputError, CampaignNotFoundError
@@ -81,10 +83,15 @@ def clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def seal_fields(vault: Vault, contact_id: int, fields: Mapping[str, Any]) -> bytes | None:
+def seal_fields(
+    vault: Vault, rec: ContactRecord, fields: Mapping[str, Any], conn: Connection
+) -> bytes | None:
+    """Seal a contact's custom fields under that contact's own key."""
     if not fields:
         return None
-    return vault.seal_json("contact_profiles", "fields", str(contact_id), dict(fields))
+    return vault.seal_json(
+        "contact_profiles", "fields", str(rec.id), dict(fields), contact=rec.contact_ix, conn=conn
+    )
 
 
 def open_fields(vault: Vault, contact_id: int, blob: bytes | None) -> dict[str, Any]:
@@ -200,14 +207,20 @@ class ContactBook:
         v = self.ctx.vault
         ix = v.contact_index(number)
         now = self.ctx.now()
-        name_enc = v.seal("contacts", "name", ix, name.encode()) if name else None
         with self.ctx.unit() as conn:
+            name_enc = (
+                v.seal("contacts", "name", ix, name.encode(), contact=ix, conn=conn)
+                if name
+                else None
+            )
             cid = self.repo.ensure(
                 conn,
                 [
                     {
                         "contact_ix": ix,
-                        "wa_id_enc": v.seal("contacts", "wa_id", ix, number.encode()),
+                        "wa_id_enc": v.seal(
+                            "contacts", "wa_id", ix, number.encode(), contact=ix, conn=conn
+                        ),
                         "name_enc": name_enc,
                         "now": now,
                     }
@@ -218,7 +231,7 @@ class ContactBook:
             rec = self._require(conn, cid)
             merged = open_fields(v, cid, rec.fields_enc) | new_fields
             profile = rec.profile() | {
-                "fields_enc": seal_fields(v, cid, merged),
+                "fields_enc": seal_fields(v, rec, merged, conn),
                 "language": lang or rec.language,
             }
             self.repo.save_profiles(
@@ -276,7 +289,7 @@ class ContactBook:
                     {
                         "contact_id": contact_id,
                         **rec.profile(),
-                        "fields_enc": seal_fields(v, contact_id, merged),
+                        "fields_enc": seal_fields(v, rec, merged, conn),
                         "updated_at": self.ctx.now(),
                     }
                 ],
@@ -366,7 +379,7 @@ class ContactBook:
             elif target.marketing == "unknown":
                 marketing = source.marketing
             profile = target.profile() | {
-                "fields_enc": seal_fields(v, target_id, fields),
+                "fields_enc": seal_fields(v, target, fields, conn),
                 "language": target.language or source.language,
                 "marketing": marketing,
                 "orders_count": target.orders_count + source.orders_count,

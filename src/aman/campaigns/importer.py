@@ -302,13 +302,18 @@ class ContactImporter:
         now = self.ctx.now()
         with self.ctx.unit() as conn:
             existing = self.repo.ids_for(conn, [r.ix for r in rows])
+            v.ensure_contact_keys((r.ix for r in rows), conn)
             ids = self.repo.ensure(
                 conn,
                 [
                     {
                         "contact_ix": r.ix,
-                        "wa_id_enc": v.seal("contacts", "wa_id", r.ix, r.number.encode()),
-                        "name_enc": v.seal("contacts", "name", r.ix, r.name.encode())
+                        "wa_id_enc": v.seal(
+                            "contacts", "wa_id", r.ix, r.number.encode(), contact=r.ix, conn=conn
+                        ),
+                        "name_enc": v.seal(
+                            "contacts", "name", r.ix, r.name.encode(), contact=r.ix, conn=conn
+                        )
                         if r.name
                         else None,
                         "now": now,
@@ -317,7 +322,10 @@ class ContactImporter:
                 ],
             )
             renamed = [
-                (existing[r.ix], v.seal("contacts", "name", r.ix, r.name.encode()))
+                (
+                    existing[r.ix],
+                    v.seal("contacts", "name", r.ix, r.name.encode(), contact=r.ix, conn=conn),
+                )
                 for r in rows
                 if r.name and r.ix in existing
             ]
@@ -331,7 +339,7 @@ class ContactImporter:
                 profile = rec.profile()
                 if r.fields:
                     merged = open_fields(v, cid, rec.fields_enc) | r.fields
-                    profile["fields_enc"] = seal_fields(v, cid, merged)
+                    profile["fields_enc"] = seal_fields(v, rec, merged, conn)
                 if r.language:
                     profile["language"] = r.language
                 if r.orders is not None:

@@ -291,6 +291,7 @@ class Materialiser:
         counting = run.template is not None and s.tier_limit is not None
         used, oldest = self.repo.tier_used(conn, now - DAY) if counting else (0, None)
         in_window = self.repo.in_tier_window(conn, ids, now - DAY) if counting else set()
+        self.vault.ensure_contact_keys((c.contact_ix for c in candidates), conn)
         outbox: list[dict[str, Any]] = []
         recipients: list[dict[str, Any]] = []
         excluded = 0
@@ -344,7 +345,12 @@ class Materialiser:
                     "kind": "message",
                     "contact_ix": rec.contact_ix,
                     "body_enc": self.vault.seal_json(
-                        "outbox", "body", ref, {"msg": msg[0], "fallback": msg[1]}
+                        "outbox",
+                        "body",
+                        ref,
+                        {"msg": msg[0], "fallback": msg[1]},
+                        contact=rec.contact_ix,
+                        conn=conn,
                     ),
                     "state": "todo",
                     "attempts": 0,

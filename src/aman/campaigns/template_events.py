@@ -150,8 +150,12 @@ class _Applier:
             [
                 {
                     "contact_ix": ix,
-                    "wa_id_enc": v.seal("contacts", "wa_id", ix, number.encode()),
-                    "name_enc": v.seal("contacts", "name", ix, name.encode())
+                    "wa_id_enc": v.seal(
+                        "contacts", "wa_id", ix, number.encode(), contact=ix, conn=self.conn
+                    ),
+                    "name_enc": v.seal(
+                        "contacts", "name", ix, name.encode(), contact=ix, conn=self.conn
+                    )
                     if isinstance(name, str) and name
                     else None,
                     "now": self.now,

@@ -72,7 +72,7 @@ class StateStore:
                 "phone_number_id": pnid,
                 "contact_ix": ix,
                 "state_enc": self._vault.seal_json(
-                    "conversations", "state", self._row(pnid, ix), rec.state
+                    "conversations", "state", self._row(pnid, ix), rec.state, contact=ix, conn=conn
                 ),
                 "updated_at": now,
                 "mode": rec.mode,

@@ -45,6 +45,7 @@ class MessageEffects:
     opt_out_source: str = "chat"
     handoff_opened: bool = False
     tokens: list[dict[str, Any]] = field(default_factory=list)
+    payload_enc: bytes | None = None  # the inbox payload re-sealed under the contact's key
 
 
 class EffectsWriter:
@@ -80,7 +81,11 @@ class EffectsWriter:
                 "contact_ix": effects.msg.contact_ix,
                 "purpose": purpose[:32],
                 "data_enc": self._vault.seal_json(
-                    "verify_tokens", "data", digest, {"wa": effects.incoming.wa_id}
+                    "verify_tokens",
+                    "data",
+                    digest,
+                    {"wa": effects.incoming.wa_id},
+                    contact=effects.msg.contact_ix,
                 ),
                 "created_at": now,
                 "expires_at": now + VERIFY_TTL_SECONDS,

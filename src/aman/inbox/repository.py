@@ -55,7 +55,8 @@ class InboxRepository:
         lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
         self._claim: TextClause = text(_CLAIM.format(lock=lock))
         self._done = text(
-            "UPDATE inbox SET status = 'done', done_at = :now, worker_id = NULL, last_error = NULL "
+            "UPDATE inbox SET status = 'done', done_at = :now, worker_id = NULL, "
+            "last_error = NULL, payload_enc = COALESCE(:payload, payload_enc) "
             "WHERE id = :id AND status = 'doing' AND worker_id = :worker"
         )
         self._retry = text(
@@ -76,9 +77,21 @@ class InboxRepository:
         claimed.sort(key=lambda m: m.id)
         return claimed
 
-    def mark_done(self, conn: Connection, worker: int, message_id: int, now: float) -> bool:
-        """Mark done if we still own the claim; False means someone reclaimed it."""
-        result = conn.execute(self._done, {"id": message_id, "worker": worker, "now": now})
+    def mark_done(
+        self,
+        conn: Connection,
+        worker: int,
+        message_id: int,
+        now: float,
+        payload_enc: bytes | None = None,
+    ) -> bool:
+        """Mark done if we still own the claim; False means someone reclaimed it.
+
+        ``payload_enc`` replaces the stored payload (re-sealed under the contact's key).
+        """
+        result = conn.execute(
+            self._done, {"id": message_id, "worker": worker, "now": now, "payload": payload_enc}
+        )
         return result.rowcount == 1
 
     def release(

@@ -217,7 +217,9 @@ class TeamInbox:
             self._outbox.enqueue(conn, [{
                 "tenant": self._vault.tenant, "phone_number_id": pnid, "inbox_id": None,
                 "seq": 0, "kind": "message", "contact_ix": ix, "ref": ref,
-                "body_enc": self._vault.seal_json("outbox", "body", ref, body),
+                "body_enc": self._vault.seal_json(
+                    "outbox", "body", ref, body, contact=ix, conn=conn
+                ),
                 "state": "todo", "attempts": 0, "next_attempt_at": 0.0, "status_rank": 0,
                 "created_at": now,
             }])

@@ -120,6 +120,8 @@ class InboxWorker:
         if not claimed:
             self._dirty = False
             return 0
+        # Each customer's values are sealed under their own key (crypto-shredding).
+        self._vault.ensure_contact_keys(m.contact_ix for m in claimed)
         with self._engine.begin() as conn:
             records = self._fx.states.load(
                 conn, ((m.phone_number_id, m.contact_ix) for m in claimed)
@@ -134,13 +136,22 @@ class InboxWorker:
             try:
                 payload = self._vault.open_json("inbox", "payload", msg.wamid, msg.payload_enc)
                 record = records.get(key) or ConversationRecord()
-                handled.append(self._handle(msg, payload, record, msg.contact_ix in opted_out, now))
+                fx = self._handle(msg, payload, record, msg.contact_ix in opted_out, now)
+                if not self._vault.is_contact_sealed(msg.payload_enc, msg.contact_ix):
+                    fx.payload_enc = self._vault.seal_json(
+                        "inbox", "payload", msg.wamid, payload, contact=msg.contact_ix
+                    )
+                handled.append(fx)
             except Exception as exc:  # noqa: BLE001 - isolate one bad message from the batch
                 failed.append((msg, type(exc).__name__))
         now = self._clock()
         try:
             with self._engine.begin() as conn:
-                owned = [e for e in handled if self._inbox.mark_done(conn, worker, e.msg.id, now)]
+                owned = [
+                    e
+                    for e in handled
+                    if self._inbox.mark_done(conn, worker, e.msg.id, now, e.payload_enc)
+                ]
                 self._fx.apply(conn, owned, now)
                 for msg, error in failed:
                     delay = (
@@ -231,9 +242,11 @@ class InboxWorker:
             "tenant": msg.tenant,
             "contact_ix": msg.contact_ix,
             "wa_id_enc": self._vault.seal(
-                "contacts", "wa_id", msg.contact_ix, payload["wa"].encode()
+                "contacts", "wa_id", msg.contact_ix, payload["wa"].encode(), contact=msg.contact_ix
             ),
-            "name_enc": self._vault.seal("contacts", "name", msg.contact_ix, name.encode())
+            "name_enc": self._vault.seal(
+                "contacts", "name", msg.contact_ix, name.encode(), contact=msg.contact_ix
+            )
             if name
             else None,
             "created_at": now,
@@ -273,7 +286,9 @@ class InboxWorker:
                     "ref": ref,
                     "seq": 0,
                     "kind": "read",
-                    "body_enc": self._vault.seal_json("outbox", "body", ref, read),
+                    "body_enc": self._vault.seal_json(
+                        "outbox", "body", ref, read, contact=msg.contact_ix
+                    ),
                 }
             )
         head = {
@@ -291,7 +306,9 @@ class InboxWorker:
                     "ref": ref,
                     "seq": seq,
                     "kind": "message",
-                    "body_enc": self._vault.seal_json("outbox", "body", ref, body),
+                    "body_enc": self._vault.seal_json(
+                        "outbox", "body", ref, body, contact=msg.contact_ix
+                    ),
                 }
             )
         return rows

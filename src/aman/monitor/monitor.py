@@ -352,7 +352,9 @@ class Monitor:
                 "ref": ref,
                 "tenant": job.tenant,
                 "contact_ix": job.contact_ix,
-                "text_enc": vault.seal("fraud_reports", "text", ref, clean.encode()),
+                "text_enc": vault.seal(
+                    "fraud_reports", "text", ref, clean.encode(), contact=job.contact_ix
+                ),
                 "created_at": job.ts,
                 "status": "open",
             }

@@ -278,7 +278,11 @@ class Sender:
             return outcome("uncertain", next_attempt_at=now + self._reconcile)
         if decision == "window" and envelope.get("fallback"):
             new_body = self._vault.seal_json(
-                "outbox", "body", row.ref, {"msg": envelope["fallback"], "fallback": None}
+                "outbox",
+                "body",
+                row.ref,
+                {"msg": envelope["fallback"], "fallback": None},
+                contact=row.contact_ix,
             )
             return outcome("fallback", new_body_enc=new_body)
         if decision == "retry":

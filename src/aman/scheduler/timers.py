@@ -68,6 +68,8 @@ class TimerRepository:
             "data",
             self._aad_row(phone_number_id, contact_ix, name),
             {"wa": wa_id, "data": data},
+            contact=contact_ix,
+            conn=conn,
         )
         conn.execute(
             self._upsert,

@@ -19,13 +19,11 @@ Nonces are random; rotate a data key well before 2**32 seals under it (NIST SP 8
 
 Crypto-shredding
 ----------------
-The storage layer gives each contact its own data key, ``contact_key_id(contact_row_id)``
-(purpose ``"contact"``), created with :meth:`Keyring.contact_key` and sealed into with
-``seal(..., key_id=...)``. Erasing a contact means deleting that key's wrapped row and
-calling :meth:`Keyring.forget`; every blob under it then raises :class:`KeyDestroyedError`.
-Key ids are stored in clear inside every blob: use internal row ids, never phone numbers.
-A per-tenant key-encryption key can be a ``LocalKeyProvider`` built from
-``aman.security.blind_index.derive_tenant_key(master, tenant, "kek")``.
+The storage layer (:class:`aman.storage.vault.Vault`) gives each contact its own random
+data key (purpose ``"contact"``, id ``ck:<random>``) and seals that contact's values
+under it with ``seal(..., key_id=...)``. Erasing a contact wipes that key's wrapped copy
+and calls :meth:`Keyring.forget`; every blob under it then raises :class:`KeyDestroyedError`.
+Key ids are stored in clear inside every blob: they are random, never phone numbers.
 """
 
 from __future__ import annotations
@@ -56,7 +54,6 @@ __all__ = [
     "LocalKeyProvider",
     "MasterKeyError",
     "WrappedKey",
-    "contact_key_id",
     "generate_master_key",
     "key_id_of",
     "load_master_key",
@@ -136,11 +133,6 @@ def load_master_key(b64: str) -> bytes:
 def generate_master_key() -> str:
     """Return a fresh random 32-byte master key as standard base64 text."""
     return base64.b64encode(secrets.token_bytes(KEY_LEN)).decode("ascii")
-
-
-def contact_key_id(contact: str | int) -> str:
-    """Key id of a contact's own data key (``contact:<internal id>``); never pass a phone number."""
-    return _check_key_id(f"contact:{contact}")
 
 
 @runtime_checkable
@@ -353,6 +345,13 @@ class Keyring:
     def __contains__(self, key_id: object) -> bool:
         return key_id in self._keys
 
+    def key(self, key_id: str) -> DataKey:
+        """The unwrapped key ``key_id`` (for moving it into another keyring)."""
+        key = self._keys.get(key_id)
+        if key is None:
+            raise self._missing(key_id)
+        return key
+
     def add(self, key: DataKey) -> None:
         """Add a data key (e.g. one created elsewhere); its id must be new."""
         if key.key_id in self._destroyed:
@@ -362,18 +361,6 @@ class Keyring:
         kid = key.key_id.encode("ascii")
         self._ciphers[key.key_id] = (AESGCM(key.secret), bytes((_BLOB_VERSION, len(kid))) + kid)
         self._keys[key.key_id] = key
-
-    def contact_key(self, contact: str | int) -> DataKey:
-        """Return the contact's data key, creating it on first use (persist it with export)."""
-        key_id = contact_key_id(contact)
-        if key_id in self._destroyed:
-            raise KeyDestroyedError(key_id)
-        existing = self._keys.get(key_id)
-        if existing is not None:
-            return existing
-        key = new_data_key(key_id, PURPOSE_CONTACT)
-        self.add(key)
-        return key
 
     def rotate(self, key_id: str | None = None) -> DataKey:
         """Make a new active data key; previous keys stay readable."""
@@ -390,6 +377,13 @@ class Keyring:
         self._keys.pop(key_id, None)
         self._ciphers.pop(key_id, None)
         self._destroyed.add(key_id)
+
+    def discard(self, key_id: str) -> None:
+        """Drop a key from memory only (a cache eviction); it can be added again later."""
+        if key_id == self._active:
+            raise CryptoError("cannot discard the active key")
+        self._keys.pop(key_id, None)
+        self._ciphers.pop(key_id, None)
 
     def seal(self, plaintext: bytes, aad: Aad, *, key_id: str | None = None) -> bytes:
         """Encrypt ``plaintext`` for the place ``aad`` under the active key (or ``key_id``)."""

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-__all__ = ["Dialect", "dialect_of", "make_engine", "normalize_url"]
+__all__ = ["Dialect", "dialect_of", "make_engine", "make_reader", "normalize_url"]
 
 Dialect = str  # "sqlite" | "postgresql"
 
@@ -110,6 +110,30 @@ def _install_writer_lock(engine: Engine, lock: _WriterLock) -> None:
     dialect.do_commit = do_commit  # type: ignore[method-assign,assignment]
     dialect.do_rollback = do_rollback  # type: ignore[method-assign,assignment]
     event.listen(engine, "begin", begin)
+
+
+def make_reader(engine: Engine) -> Engine:
+    """An engine for small reads that may run while this thread holds a write transaction.
+
+    On SQLite every transaction of ``make_engine`` begins IMMEDIATE under the
+    in-process writer lock, so a nested read on another connection would wait
+    for ourselves; this engine's connections are read-only and never take that
+    lock (WAL lets them read beside the writer).  Other dialects share ``engine``.
+    """
+    if engine.dialect.name != "sqlite":
+        return engine
+    reader = create_engine(
+        engine.url,
+        connect_args={"check_same_thread": False, "timeout": 10},
+        pool_size=1,
+        max_overflow=2,
+    )
+
+    def read_only(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA query_only = 1")
+
+    event.listen(reader, "connect", read_only)
+    return reader
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:

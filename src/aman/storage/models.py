@@ -35,6 +35,7 @@ __all__ = [
     "Inbox",
     "Lease",
     "Outbox",
+    "PrivacyRequest",
     "SendAttempt",
     "StatusEvent",
     "TimerRow",
@@ -194,6 +195,8 @@ class Contact(Base):
     last_inbound_at: Mapped[float] = mapped_column(Float)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     opted_out_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The customer objected to automated processing (UU PDP): a human answers instead.
+    objected_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     __table_args__ = (UniqueConstraint("tenant", "contact_ix", name="uq_contacts_tenant_ix"),)
 
@@ -302,6 +305,29 @@ class DataKeyRow(Base):
     provider_key_id: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
+    # Per-contact keys (purpose "contact"): the contact's blind index while the key lives.
+    subject: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Crypto-shredded: wrapped key wiped, subject cleared; the row stays as a tombstone.
+    destroyed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (UniqueConstraint("tenant", "subject", name="uq_data_keys_subject"),)
+
+
+class PrivacyRequest(Base):
+    """A customer's data-rights request (export or erasure) with its legal due time."""
+
+    __tablename__ = "privacy_requests"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    contact_ix: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # export | erasure
+    source: Mapped[str] = mapped_column(String(64))  # whatsapp | api:<user> | cli
+    status: Mapped[str] = mapped_column(String(16))  # pending | done | cancelled
+    requested_at: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[float] = mapped_column(Float)
+    done_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (Index("ix_privacy_requests_due", "tenant", "status", "due_at"),)
 
 
 class Lease(Base):

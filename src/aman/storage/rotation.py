@@ -137,7 +137,7 @@ def count_stale(engine: Engine, vault: Vault) -> int:
             for row in rows:
                 blob = getattr(row, col.column.key)
                 try:
-                    total += vault.keyring.needs_rewrap(blob)
+                    total += vault.needs_rewrap(blob)
                 except DecryptionError:
                     continue
     return total
@@ -159,7 +159,7 @@ def rewrap_all(
             for row in rows:
                 blob = getattr(row, col.column.key)
                 try:
-                    if not vault.keyring.needs_rewrap(blob):
+                    if not vault.needs_rewrap(blob):
                         report.skipped += 1
                         continue
                     aad_row = col.aad_row(row)

@@ -5,22 +5,39 @@ sealed with the tenant's active data key (AES-256-GCM, associated data =
 tenant/table/column/row so ciphertexts cannot be moved between rows); data keys
 live in ``data_keys`` wrapped by the master key.  Phone numbers are looked up
 by an HMAC blind index whose key is derived per tenant from the master key.
+
+Per-contact keys (crypto-shredding): values that belong to one customer are
+sealed with ``contact=<blind index>`` under that contact's own random data key
+(purpose ``contact``, one row in ``data_keys`` whose ``subject`` is the blind
+index).  ``erase_contact`` wipes the wrapped key, so every copy of those
+values, backups included, becomes unreadable.  A key created inside a caller's
+transaction is only trusted by other transactions once that one commits.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, event, insert, select, text, update
 
 from aman.security import blind_index, crypto
+from aman.storage.db import make_reader
 from aman.storage.models import DataKeyRow
+from aman.storage.sql import insert_ignore
 
-__all__ = ["Vault"]
+__all__ = ["CONTACT_KEY_PREFIX", "Vault"]
 
 _KEYS_LOCK = 0x6B657973  # advisory lock id for creating the first key ("keys")
+CONTACT_KEY_PREFIX = "ck:"
+_PENDING = "aman_pending_contact_keys"  # Connection.info: keys created in an open transaction
+_CACHE_SIZE = 20_000  # contact keys kept unwrapped in memory (least recently used evicted)
+_LISTENED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 class Vault:
@@ -40,7 +57,14 @@ class Vault:
         self._index = blind_index.BlindIndex(
             blind_index.derive_tenant_key(master_key, tenant, "contact-index")
         )
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._contacts: OrderedDict[str, str] = OrderedDict()  # blind index -> key id (LRU)
+        self._destroyed_seen = 0.0
+        self._reader = make_reader(engine) if engine is not None else None
+        if engine is not None and engine not in _LISTENED:
+            event.listen(engine, "commit", _on_commit)
+            event.listen(engine, "rollback", _on_rollback)
+            _LISTENED.add(engine)
 
     @property
     def master_key(self) -> bytes:
@@ -70,11 +94,25 @@ class Vault:
         provider = crypto.LocalKeyProvider(self._master_key)
         with self._engine.connect() as conn:
             keyring = _load(conn, self.tenant, provider)
+            destroyed = conn.execute(
+                select(DataKeyRow.key_id, DataKeyRow.destroyed_at).where(
+                    DataKeyRow.tenant == self.tenant,
+                    DataKeyRow.destroyed_at.is_not(None),
+                    DataKeyRow.destroyed_at >= self._destroyed_seen,
+                )
+            ).all()
         if keyring is None:
             return False
         with self._lock:
             changed = keyring.active_key_id != self.keyring.active_key_id
+            # Keep the contact keys this process has loaded; drop those erased elsewhere.
+            for kid in self.keyring.key_ids:
+                if kid.startswith(CONTACT_KEY_PREFIX) and kid not in keyring:
+                    keyring.add(self.keyring.key(kid))
             self.keyring = keyring
+            for kid, at in destroyed:
+                self._forget_contact_key(kid)
+                self._destroyed_seen = max(self._destroyed_seen, float(at or 0.0))
         return changed
 
     def rotate(self, engine: Engine) -> str:
@@ -90,9 +128,232 @@ class Vault:
             _store(conn, self.tenant, provider, self.keyring, key.key_id)
         return key.key_id
 
+    # -- per-contact keys ---------------------------------------------------
+    def contact_key(self, contact_ix: str, conn: Connection | None = None) -> str:
+        """Id of the contact's data key, loading or creating it.
+
+        Pass ``conn`` when called inside an open transaction (a new key is then
+        written in it and trusted elsewhere only after it commits); without it a
+        short transaction of its own is used.
+        """
+        with self._lock:
+            kid = self._contacts.get(contact_ix)
+            if kid is not None:
+                self._contacts.move_to_end(contact_ix)
+                return kid
+        if conn is not None:
+            pending: dict[tuple[int, str], str] = conn.info.get(_PENDING, {})
+            kid = pending.get((id(self), contact_ix))
+            if kid is not None:
+                return kid
+            return self._load_or_create(conn, contact_ix)
+        if self._engine is None:  # a vault without a database (unit tests): memory only
+            return self._remember(contact_ix, self._new_contact_key())
+        with self._engine.begin() as own:
+            return self._load_or_create(own, contact_ix)
+
+    def ensure_contact_keys(
+        self, contact_ixs: Iterable[str], conn: Connection | None = None
+    ) -> None:
+        """Load (one query per 500) or create the keys of many contacts before a batch seals."""
+        with self._lock:
+            missing = {ix for ix in contact_ixs if ix not in self._contacts}
+        if not missing:
+            return
+        if conn is None:
+            if self._engine is None:
+                for ix in missing:
+                    self.contact_key(ix)
+                return
+            with self._engine.begin() as own:
+                self.ensure_contact_keys(missing, own)
+            return
+        pending: dict[tuple[int, str], str] = conn.info.get(_PENDING, {})
+        missing = {ix for ix in missing if (id(self), ix) not in pending}
+        todo = sorted(missing)
+        for i in range(0, len(todo), 500):
+            chunk = todo[i : i + 500]
+            for row in conn.execute(
+                select(DataKeyRow).where(
+                    DataKeyRow.tenant == self.tenant, DataKeyRow.subject.in_(chunk)
+                )
+            ):
+                self._adopt(row)
+                missing.discard(str(row.subject))
+        for ix in sorted(missing):
+            self._load_or_create(conn, ix)
+
+    def is_contact_sealed(self, blob: bytes, contact_ix: str) -> bool:
+        """True when ``blob`` is sealed under this contact's current key."""
+        with self._lock:
+            kid = self._contacts.get(contact_ix)
+        return kid is not None and crypto.key_id_of(blob) == kid
+
+    def needs_rewrap(self, blob: bytes) -> bool:
+        """True for a blob under a retired tenant data key (contact keys are never rotated)."""
+        if crypto.key_id_of(blob).startswith(CONTACT_KEY_PREFIX):
+            return False
+        return self.keyring.needs_rewrap(blob)
+
+    def erase_contact(self, conn: Connection, contact_ix: str, now: float) -> list[str]:
+        """Crypto-shred the contact's key(s) in ``conn``'s transaction; returns the key ids.
+
+        The wrapped key is overwritten and the subject cleared (a tombstone row
+        stays, so reads fail with :class:`~aman.security.crypto.KeyDestroyedError`).
+        Other processes drop their copy on their next :meth:`refresh`.
+        """
+        kids = [
+            str(r[0])
+            for r in conn.execute(
+                select(DataKeyRow.key_id).where(
+                    DataKeyRow.tenant == self.tenant, DataKeyRow.subject == contact_ix
+                )
+            )
+        ]
+        if kids:
+            conn.execute(
+                update(DataKeyRow)
+                .where(DataKeyRow.tenant == self.tenant, DataKeyRow.key_id.in_(kids))
+                .values(wrapped=b"", subject=None, destroyed_at=now, active=False)
+            )
+        with self._lock:
+            self._contacts.pop(contact_ix, None)
+            for kid in kids:
+                self._forget_contact_key(kid)
+        return kids
+
+    def _new_contact_key(self) -> crypto.DataKey:
+        key = crypto.new_data_key(
+            f"{CONTACT_KEY_PREFIX}{secrets.token_hex(12)}", crypto.PURPOSE_CONTACT
+        )
+        with self._lock:
+            self.keyring.add(key)
+        return key
+
+    def _remember(self, contact_ix: str, key: crypto.DataKey) -> str:
+        with self._lock:
+            self._contacts[contact_ix] = key.key_id
+            self._contacts.move_to_end(contact_ix)
+            while len(self._contacts) > _CACHE_SIZE:
+                _, old = self._contacts.popitem(last=False)
+                if old in self.keyring:
+                    self.keyring.discard(old)
+        return key.key_id
+
+    def _adopt(self, row: Any) -> str:
+        """Unwrap a stored contact key into the keyring and the cache."""
+        kid = str(row.key_id)
+        with self._lock:
+            if kid not in self.keyring:
+                provider = crypto.LocalKeyProvider(self._master_key)
+                ring = crypto.Keyring.from_wrapped(
+                    provider,
+                    [crypto.WrappedKey(kid, row.wrapped, row.purpose, row.created_at)],
+                    kid,
+                )
+                self.keyring.add(ring.key(kid))
+            if row.subject is not None:
+                self._contacts[str(row.subject)] = kid
+                self._contacts.move_to_end(str(row.subject))
+        return kid
+
+    def _load_or_create(self, conn: Connection, contact_ix: str) -> str:
+        found = conn.execute(
+            select(DataKeyRow).where(
+                DataKeyRow.tenant == self.tenant, DataKeyRow.subject == contact_ix
+            )
+        ).first()
+        if found is not None:
+            return self._adopt(found)
+        key = self._new_contact_key()
+        provider = crypto.LocalKeyProvider(self._master_key)
+        (wrapped,) = self.keyring.export_wrapped(provider, [key.key_id])
+        values = {
+            "key_id": key.key_id,
+            "tenant": self.tenant,
+            "purpose": crypto.PURPOSE_CONTACT,
+            "wrapped": wrapped.wrapped,
+            "provider_key_id": provider.key_id,
+            "active": False,
+            "created_at": wrapped.created_at,
+            "subject": contact_ix,
+        }
+        inserted = conn.execute(
+            insert_ignore(conn.dialect.name, DataKeyRow, ["tenant", "subject"]), values
+        ).rowcount
+        if inserted != 1:  # another process created it first: use theirs
+            with self._lock:
+                self.keyring.discard(key.key_id)
+            winner = conn.execute(
+                select(DataKeyRow).where(
+                    DataKeyRow.tenant == self.tenant, DataKeyRow.subject == contact_ix
+                )
+            ).one()
+            return self._adopt(winner)
+        if conn.in_transaction() and self._engine is not None:
+            conn.info.setdefault(_PENDING, {})[(id(self), contact_ix)] = key.key_id
+            conn.info.setdefault(_PENDING + ":vaults", {})[id(self)] = self
+            return key.key_id
+        return self._remember(contact_ix, key)
+
+    def _settle(self, pending: dict[tuple[int, str], str], committed: bool) -> None:
+        for (vid, ix), kid in pending.items():
+            if vid != id(self):
+                continue
+            if committed:
+                with self._lock:
+                    self._contacts[ix] = kid
+            elif kid in self.keyring:
+                with self._lock:
+                    self.keyring.discard(kid)
+
+    def _forget_contact_key(self, kid: str) -> None:
+        if kid in self.keyring or kid not in self.keyring.destroyed:
+            self.keyring.forget(kid)
+        for ix, cached in list(self._contacts.items()):
+            if cached == kid:
+                del self._contacts[ix]
+
+    def _fetch_contact_key(self, kid: str) -> None:
+        """Load a contact key named by a blob (e.g. sealed by another process)."""
+        if self._reader is None:
+            return
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                select(DataKeyRow).where(
+                    DataKeyRow.tenant == self.tenant, DataKeyRow.key_id == kid
+                )
+            ).first()
+        if row is None:
+            return
+        if row.destroyed_at is not None:
+            with self._lock:
+                self._forget_contact_key(kid)
+            raise crypto.KeyDestroyedError(kid)
+        self._adopt(row)
+
     # -- values -----------------------------------------------------------
-    def seal(self, table: str, column: str, row: str, data: bytes) -> bytes:
-        return self.keyring.seal(data, crypto.Aad(self.tenant, table, column, row))
+    def seal(
+        self,
+        table: str,
+        column: str,
+        row: str,
+        data: bytes,
+        *,
+        contact: str | None = None,
+        conn: Connection | None = None,
+    ) -> bytes:
+        """Seal ``data`` for its place; ``contact`` (a blind index) uses that contact's key."""
+        aad = crypto.Aad(self.tenant, table, column, row)
+        if contact is None:
+            return self.keyring.seal(data, aad)
+        kid = self.contact_key(contact, conn)
+        try:
+            return self.keyring.seal(data, aad, key_id=kid)
+        except crypto.DecryptionError:  # evicted between lookup and use: load it again
+            with self._lock:
+                self._contacts.pop(contact, None)
+            return self.keyring.seal(data, aad, key_id=self.contact_key(contact, conn))
 
     def open(self, table: str, column: str, row: str, blob: bytes) -> bytes:
         aad = crypto.Aad(self.tenant, table, column, row)
@@ -101,13 +362,26 @@ class Vault:
         except crypto.KeyDestroyedError:
             raise
         except crypto.DecryptionError:
-            if crypto.key_id_of(blob) in self.keyring:
+            kid = crypto.key_id_of(blob)
+            if kid in self.keyring:
                 raise  # a known key refused it: altered, or sealed for another row
-            self.refresh()  # a key created by another process since we loaded ours?
+            if kid.startswith(CONTACT_KEY_PREFIX):
+                self._fetch_contact_key(kid)
+            else:
+                self.refresh()  # a key created by another process since we loaded ours?
             return self.keyring.open(blob, aad)
 
-    def seal_json(self, table: str, column: str, row: str, value: Any) -> bytes:
-        return self.seal(table, column, row, orjson.dumps(value))
+    def seal_json(
+        self,
+        table: str,
+        column: str,
+        row: str,
+        value: Any,
+        *,
+        contact: str | None = None,
+        conn: Connection | None = None,
+    ) -> bytes:
+        return self.seal(table, column, row, orjson.dumps(value), contact=contact, conn=conn)
 
     def open_json(self, table: str, column: str, row: str, blob: bytes) -> Any:
         return orjson.loads(self.open(table, column, row, blob))
@@ -150,3 +424,21 @@ def _store(
                 created_at=wrapped.created_at,
             )
         )
+
+
+def _pending_of(conn: Connection) -> tuple[dict[tuple[int, str], str], dict[int, Vault]]:
+    return conn.info.pop(_PENDING, {}), conn.info.pop(_PENDING + ":vaults", {})
+
+
+def _on_commit(conn: Connection) -> None:
+    if _PENDING in conn.info:
+        pending, vaults = _pending_of(conn)
+        for vault in vaults.values():
+            vault._settle(pending, committed=True)
+
+
+def _on_rollback(conn: Connection) -> None:
+    if _PENDING in conn.info:
+        pending, vaults = _pending_of(conn)
+        for vault in vaults.values():
+            vault._settle(pending, committed=False)
