@@ -28,6 +28,7 @@ from aman.campaigns.scheduler import run_due
 from aman.campaigns.template_events import process_template_events
 from aman.config import Settings
 from aman.engine.bot import Bot
+from aman.engine.flows.switches import FlowSwitches, SwitchedBot
 from aman.inbox.repository import InboxRepository
 from aman.inbox.team import TeamInbox
 from aman.inbox.worker import InboxWorker
@@ -70,6 +71,7 @@ class Runtime:
     team: TeamInbox = field(init=False)
     monitor: Monitor = field(init=False)
     accounts: Accounts = field(init=False)
+    flow_switches: FlowSwitches = field(init=False)
     verification: VerificationService = field(init=False)
     listener: PgListener | None = field(init=False, default=None)
     ingestor: Ingestor | None = field(init=False, default=None)
@@ -100,8 +102,11 @@ class Runtime:
         self.monitor = Monitor(
             self.engine, self.vault, self.audit, self.monitor_settings or MonitorSettings.from_env()
         )
-        # Quarantined contacts get no bot replies; throttled ones a per-minute budget.
-        self.bot = GatedBot(self.bot, self.monitor, self.vault.contact_index, s.tenant)
+        # Flows an admin switched off do not start; quarantined contacts get no bot
+        # replies; throttled ones a per-minute budget.
+        self.flow_switches = FlowSwitches(self.engine, self.audit)
+        switched = SwitchedBot(self.bot, self.flow_switches, s.tenant)
+        self.bot = GatedBot(switched, self.monitor, self.vault.contact_index, s.tenant)
         self.verification = VerificationService(
             self.engine,
             self.vault,

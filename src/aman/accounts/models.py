@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from aman.storage.models import Base, BigId
 
 __all__ = [
+    "ApiTokenRateRow",
     "ApiTokenRow",
     "AuthThrottleRow",
     "RecoveryCodeRow",
@@ -122,6 +124,18 @@ class ApiTokenRow(Base):
     last_used_from: Mapped[str | None] = mapped_column(String(64), nullable=True)  # masked
     rate: Mapped[float] = mapped_column(Float)  # requests per second
     burst: Mapped[int] = mapped_column(Integer)
+
+
+class ApiTokenRateRow(Base):
+    """Shared rate-limit state of one API token (GCRA theoretical arrival time; ratelimit.py)."""
+
+    __tablename__ = "api_token_rates"
+    token_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False,
+    )
+    tat: Mapped[float] = mapped_column(Float)
+    allowed: Mapped[bool] = mapped_column(Boolean)  # outcome of the last request
 
 
 class AuthThrottleRow(Base):

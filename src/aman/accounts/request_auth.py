@@ -7,7 +7,8 @@ CSRF token in ``X-CSRF-Token`` and, when the browser sends ``Origin``, come
 from the console's own origin.
 
 Outcomes for the API layer: a scope (go on), None (401), ``CsrfError`` or
-``IpNotAllowedError`` (403), ``RateLimitedError`` (429 with Retry-After).
+``IpNotAllowedError`` (403), ``RateLimitedError`` (429 with Retry-After; a bearer
+token's limit is shared by every API process, see :mod:`aman.accounts.ratelimit`).
 """
 
 from __future__ import annotations

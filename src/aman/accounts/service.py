@@ -15,7 +15,6 @@ from sqlalchemy import Engine
 from aman.accounts.context import AccountsConfig, AccountsContext
 from aman.accounts.cookies import CookiePolicy
 from aman.accounts.login import LoginService
-from aman.accounts.ratelimit import TokenBuckets
 from aman.accounts.request_auth import RequestAuthenticator
 from aman.accounts.scope import TenantScope
 from aman.accounts.sessions import SessionService
@@ -52,7 +51,7 @@ class Accounts:
         self.users = UserService(self.context)
         self.sessions = SessionService(self.context)
         self.login = LoginService(self.context, self.sessions)
-        self.tokens = TokenService(self.context, TokenBuckets())
+        self.tokens = TokenService(self.context)
         self.requests = RequestAuthenticator(self.sessions, self.tokens, self.cookies)
 
     def authenticate_request(

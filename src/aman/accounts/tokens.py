@@ -5,7 +5,8 @@ characters of CRC-32 over them, so malformed or mistyped tokens are refused
 without a database lookup and secret scanners can recognise leaked ones.
 Only the SHA-256 of the token is stored (plenty for 256 random bits).  Every
 token has scopes (:mod:`aman.accounts.permissions`), an expiry (default 90
-days, at most ``token_max_days``), a rate limit and records when and from which
+days, at most ``token_max_days``), a rate limit shared by every API process
+(:mod:`aman.accounts.ratelimit`) and records when and from which
 (masked) address it was last used.  Revocation takes effect on the next request.
 """
 
@@ -30,7 +31,7 @@ from aman.accounts.errors import (
     ValidationError,
 )
 from aman.accounts.permissions import SCOPES, TOKENS_MANAGE, permissions_for_scopes
-from aman.accounts.ratelimit import TokenBuckets
+from aman.accounts.ratelimit import SharedRateLimiter
 from aman.accounts.scope import TenantScope, require
 from aman.accounts.tenants import address_allowed
 
@@ -123,9 +124,9 @@ def _scopes(requested: Iterable[str]) -> tuple[str, ...]:
 
 
 class TokenService:
-    def __init__(self, ctx: AccountsContext, buckets: TokenBuckets | None = None) -> None:
+    def __init__(self, ctx: AccountsContext, limiter: SharedRateLimiter | None = None) -> None:
         self._ctx = ctx
-        self._buckets = buckets or TokenBuckets()
+        self._limiter = limiter or SharedRateLimiter(ctx.engine)
 
     def create(
         self,
@@ -209,7 +210,7 @@ class TokenService:
             return None
         if not address_allowed(row.ip_allowlist, client_ip):
             raise IpNotAllowedError("address not allowed for this tenant")
-        wait = self._buckets.take(row.id, row.rate, row.burst, now)
+        wait = self._limiter.take(row.id, row.rate, row.burst, now)
         if wait > 0:
             raise RateLimitedError(wait)
         client = mask_address(client_ip)

@@ -19,6 +19,10 @@ class BotRouter:
         self.default = default
         self._by_number = dict(by_number or {})
 
+    def bots(self) -> tuple[Bot, ...]:
+        """Every bot this router can hand a message to, the default first."""
+        return (self.default, *self._by_number.values())
+
     def bot_for(self, phone_number_id: str) -> Bot:
         return self._by_number.get(phone_number_id, self.default)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from starlette.requests import Request
 
 from aman.accounts import permissions as perms
@@ -127,15 +128,21 @@ class BroadcastSummary(BaseModel):
     created_at: float
 
 
-@router.get("/segments", response_model=list[SegmentOut])
-def list_segments(
-    request: Request, scope: Principal, limit: int = Query(default=100, ge=1, le=500)
-) -> list[SegmentOut]:
+ListLimit = Annotated[int, Query(ge=1, le=500)]
+
+
+def _newest(request: Request, scope: TenantScope, model: Any, limit: int) -> Sequence[Row[Any]]:
+    """The tenant's newest ``limit`` rows of ``model`` (a campaigns table with ``id``)."""
     require(scope, perms.CAMPAIGNS_WRITE)
     ctx = _ctx(request, scope)
-    stmt = scoped(select(SegmentRow), SegmentRow, scope).order_by(SegmentRow.id.desc())
+    stmt = scoped(select(model), model, scope).order_by(model.id.desc()).limit(limit)
     with ctx.engine.connect() as conn:
-        rows = conn.execute(stmt.limit(limit)).all()
+        return conn.execute(stmt).all()
+
+
+@router.get("/segments", response_model=list[SegmentOut])
+def list_segments(request: Request, scope: Principal, limit: ListLimit = 100) -> list[SegmentOut]:
+    """Segments of the tenant, newest first."""
     return [
         SegmentOut(
             id=r.id,
@@ -145,30 +152,18 @@ def list_segments(
             size=r.size,
             snapshot_at=r.snapshot_at,
         )
-        for r in rows
+        for r in _newest(request, scope, SegmentRow, limit)
     ]
 
 
 @router.get("/broadcasts", response_model=list[BroadcastSummary])
 def list_broadcasts(
-    request: Request, scope: Principal, limit: int = Query(default=100, ge=1, le=500)
+    request: Request, scope: Principal, limit: ListLimit = 100
 ) -> list[BroadcastSummary]:
     """Broadcasts of the tenant, newest first (progress per broadcast: GET /broadcasts/{id})."""
-    require(scope, perms.CAMPAIGNS_WRITE)
-    ctx = _ctx(request, scope)
-    stmt = scoped(select(CampaignRow), CampaignRow, scope).order_by(CampaignRow.id.desc())
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(stmt.limit(limit)).all()
     return [
-        BroadcastSummary(
-            id=r.id,
-            name=r.name,
-            state=r.state,
-            category=r.category,
-            next_run_at=r.next_run_at,
-            created_at=r.created_at,
-        )
-        for r in rows
+        BroadcastSummary.model_validate(r, from_attributes=True)
+        for r in _newest(request, scope, CampaignRow, limit)
     ]
 
 

@@ -1,10 +1,12 @@
-"""Conversation flows of the running bots: list them, draw one, check edited YAML before deploying.
+"""Conversation flows of the running bots: list them, draw one, switch one off or on, check YAML.
 
 The bots listed are the YAML flow bots this server runs plus the packaged
 examples (``bank``, ``shop``).  ``POST /flows/check`` validates a bot folder
 with some files replaced by the caller's text, in a temporary copy: it never
 changes the running bot and never imports code the server has not already
-loaded (a handler must name a module that is in use).
+loaded (a handler must name a module that is in use).  ``POST
+/flows/{bot}/{flow}/disable`` and ``/enable`` (admins) switch a flow of a running
+bot off or on for the tenant (engine/flows/switches.py; audited).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from aman.accounts.scope import TenantScope, require
 from aman.api.v1.deps import Principal, runtime_of
 from aman.api.v1.problems import Problem
 from aman.console.diagram import flow_diagram
+from aman.engine.bot import Bot
 from aman.engine.builtin import load_builtin_bot
 from aman.engine.flows import FlowBot, FlowLoadError, inspect_bot
 from aman.engine.flows.yamlsrc import load_yaml_text
@@ -41,16 +44,18 @@ MAX_FILE_CHARS = 256 * 1024
 _FILE_NAME = re.compile(r"^(?:bot\.yaml|nlu\.yaml|flows/[A-Za-z0-9_-]{1,64}\.ya?ml)$")
 
 
+def _running(root: Bot) -> list[Bot]:
+    """The bots behind the runtime's bot: through wrappers (``.inner``) and routers."""
+    inner: Any = getattr(root, "inner", None)
+    while inner is not None and callable(getattr(inner, "handle", None)):
+        root, inner = inner, getattr(inner, "inner", None)
+    return list(root.bots()) if isinstance(root, BotRouter) else [root]
+
+
 def flow_bots(runtime: Runtime) -> dict[str, tuple[FlowBot, bool]]:
     """name -> (bot, runs on this server) for the YAML bots the console can show."""
     found: dict[str, tuple[FlowBot, bool]] = {}
-    root = runtime.bot
-    running = (
-        [root.default, root.bot_for(runtime.settings.phone_number_id)]
-        if isinstance(root, BotRouter)
-        else [root]
-    )
-    for bot in running:
+    for bot in _running(runtime.bot):
         if isinstance(bot, FlowBot):
             found.setdefault(bot.name, (bot, True))
     for name in EXAMPLES:
@@ -75,7 +80,15 @@ class FlowOut(BaseModel):
     file: str
     line: int
     steps: int
+    enabled: bool
     triggers: list[TriggerOut]
+
+
+class FlowSwitchOut(BaseModel):
+    bot: str
+    flow: str
+    enabled: bool
+    changed: bool
 
 
 class BotOut(BaseModel):
@@ -156,12 +169,14 @@ def list_flows(request: Request, scope: Principal) -> list[BotOut]:
     out = []
     for name, (bot, running) in sorted(flow_bots(runtime).items()):
         spec = bot.spec
+        off = runtime.flow_switches.disabled(scope.tenant, name) if running else frozenset()
         flows = [
             FlowOut(
                 name=f.name,
                 file=f.file,
                 line=f.line,
                 steps=len(f.steps),
+                enabled=f.name not in off,
                 triggers=[_trigger(t) for t in f.triggers],
             )
             for f in sorted(spec.flows.values(), key=lambda f: f.name)
@@ -195,6 +210,41 @@ def diagram(
     if spec_flow is None:
         raise Problem(404, "not found")
     return DiagramOut.model_validate(flow_diagram(spec_flow, lang).to_json())
+
+
+def _switch(
+    request: Request, scope: TenantScope, bot: str, flow: str, enabled: bool
+) -> FlowSwitchOut:
+    require(scope, perms.TENANT_MANAGE)
+    runtime = runtime_of(request)
+    _own_tenant(runtime, scope)
+    found = flow_bots(runtime).get(bot)
+    if found is None or not found[1] or flow not in found[0].spec.flows:
+        raise Problem(404, "not found")  # only flows of bots this server runs
+    if not enabled and flow == found[0].spec.config.fallback_flow:
+        raise Problem(
+            409,
+            "conflict",
+            "the fallback flow answers what nothing else does; it cannot be switched off",
+        )
+    changed = runtime.flow_switches.set_enabled(scope, bot, flow, enabled)
+    return FlowSwitchOut(bot=bot, flow=flow, enabled=enabled, changed=changed)
+
+
+@router.post("/{bot}/{flow}/disable", response_model=FlowSwitchOut)
+def disable_flow(request: Request, scope: Principal, bot: str, flow: str) -> FlowSwitchOut:
+    """Switch a flow off for the tenant (admins): no trigger, command or schedule starts it.
+
+    Applies to the next message in this process and within seconds in the others;
+    conversations already inside the flow finish it.  Audited.
+    """
+    return _switch(request, scope, bot, flow, False)
+
+
+@router.post("/{bot}/{flow}/enable", response_model=FlowSwitchOut)
+def enable_flow(request: Request, scope: Principal, bot: str, flow: str) -> FlowSwitchOut:
+    """Switch a flow back on for the tenant (admins).  Audited."""
+    return _switch(request, scope, bot, flow, True)
 
 
 def _handler_modules(value: Any, seen: set[int]) -> set[str]:

@@ -65,13 +65,29 @@ class FlowBot:
         nlu: IntentModel | None = None,
         services: Mapping[str, object] | None = None,
         clock: Callable[[], float] = time.time,
+        disabled: frozenset[str] = frozenset(),
     ) -> None:
         self.spec = spec
         self.name = spec.config.name
+        self.disabled = disabled
         self._nlu = nlu
         self._services = dict(services or {})
         self._clock = clock
-        self._index = TriggerIndex(spec)
+        self._index = TriggerIndex(spec, disabled)
+
+    def without(self, disabled: frozenset[str]) -> FlowBot:
+        """This bot with the flows in ``disabled`` switched off (see engine/flows/switches.py).
+
+        No trigger, command, schedule or reminder starts a switched-off flow; a
+        message that would have started one goes on to the other triggers and the
+        fallback.  Flows may still ``goto``/``call`` it, and conversations already
+        inside it finish it.
+        """
+        if disabled == self.disabled:
+            return self
+        return FlowBot(
+            self.spec, nlu=self._nlu, services=self._services, clock=self._clock, disabled=disabled
+        )
 
     # -- entry point ---------------------------------------------------------------------
     def handle(self, msg: Incoming, state: Mapping[str, Any]) -> BotResult:
@@ -293,7 +309,7 @@ class FlowBot:
         flow = msg.data.get("flow") if name.startswith("reminder:") else None
         if not isinstance(flow, str):
             flow = self._index.schedules.get(name)
-        if flow is None or flow not in self.spec.flows:
+        if flow is None or flow not in self.spec.flows or flow in self.disabled:
             return
         if st.handoff:
             turn.timer(name, turn.now + REMINDER_RETRY_SECONDS, dict(msg.data))

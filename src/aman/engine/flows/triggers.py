@@ -7,7 +7,7 @@ is a few lookups plus (only when needed) the NLU prediction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aman.engine.bot import Incoming
 from aman.engine.flows.model import BotSpec, Command, Trigger
@@ -31,7 +31,12 @@ class Match:
 class TriggerIndex:
     """Lookup tables built once from a BotSpec."""
 
-    def __init__(self, spec: BotSpec) -> None:
+    def __init__(self, spec: BotSpec, disabled: frozenset[str] = frozenset()) -> None:
+        """Index ``spec``'s triggers and commands, leaving out flows in ``disabled``.
+
+        A command naming a disabled flow is dropped (its words reach the triggers
+        and the fallback instead), except ``cancel``, which still cancels.
+        """
         self.buttons: dict[str, str] = {}
         self.message_types: dict[str, str] = {}
         self.intents: dict[str, tuple[str, float]] = {}
@@ -45,8 +50,13 @@ class TriggerIndex:
         self.commands: dict[str, Command] = {}
         self._threshold = spec.config.threshold or 0.0
         for trig in spec.triggers:
-            self._add(trig)
+            if trig.flow not in disabled:
+                self._add(trig)
         for cmd in spec.config.commands:
+            if cmd.flow is not None and cmd.flow in disabled:
+                if cmd.name != "cancel":
+                    continue
+                cmd = replace(cmd, flow=None)
             for word in cmd.words:
                 key = normalize(word)
                 if key:
