@@ -268,6 +268,7 @@ async def test_no_principal_reaches_another_tenants_objects(world: World) -> Non
         "flow": "welcome",
         "report_id": 1,
         "contact_id": 1,
+        "request_id": 1,
         "contact_ix": world.ids["conv"].split(".")[1],
     }
     leaks = [world.ids["conv"], "bank.test", world.tokens["admin"][:12]]

@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "aman.campaigns.cli",
         "aman.monitor.cli",
         "aman.analytics.cli",
+        "aman.privacy.cli",
     ):
         _register(sub, module)
     return parser

@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from aman.privacy.policy import DEFAULT_RETENTION, RetentionPolicy
+
 __all__ = ["DEFAULT_GRAPH_API_URL", "ConfigError", "Secret", "Settings"]
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v23.0"
@@ -83,6 +85,15 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+
+def _retention(spec: str) -> str:
+    """Validate ``AMAN_RETENTION`` now, so a typo stops start-up instead of a purge."""
+    try:
+        RetentionPolicy.parse(spec)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return spec
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything aman reads from its environment (see CONTRACT.md)."""
@@ -112,6 +123,10 @@ class Settings:
     argon2_memory_kib: int = 64 * 1024
     argon2_time_cost: int = 3
     public_url: str = "http://127.0.0.1:8080"
+    # Data protection (UU PDP): days kept per data class, and the time a customer has
+    # to cancel an erasure requested in chat before it runs.
+    retention: str = DEFAULT_RETENTION
+    erasure_grace: float = 3600.0
     # Set only by the embedded demo: the simulator behind the /simulator phone page.
     demo_simulator_url: str = ""
     demo_numbers: tuple[tuple[str, str], ...] = ()  # (phone_number_id, label) for that page
@@ -155,6 +170,8 @@ class Settings:
             ),
             argon2_time_cost=_int(env, "AMAN_ARGON2_TIME_COST", 3, low=2, high=20),
             public_url=(env.get("AMAN_PUBLIC_URL", "") or "http://127.0.0.1:8080").rstrip("/"),
+            retention=_retention(env.get("AMAN_RETENTION", "") or DEFAULT_RETENTION),
+            erasure_grace=_float(env, "AMAN_ERASURE_GRACE", 3600.0, low=0.0, high=72 * 3600.0),
             allowed_domains=tuple(
                 d.strip().lower()
                 for d in env.get("AMAN_ALLOWED_DOMAINS", "").split(",")

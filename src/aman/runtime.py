@@ -39,6 +39,7 @@ from aman.outbox.graph import GraphClient
 from aman.outbox.repository import OutboxRepository
 from aman.outbox.retry import RetryPolicy
 from aman.outbox.sender import Sender
+from aman.privacy import DataRights, RetentionPolicy, purge
 from aman.scheduler.timers import TimerRepository
 from aman.storage import workers
 from aman.storage.db import dialect_of, make_engine
@@ -72,6 +73,7 @@ class Runtime:
     monitor: Monitor = field(init=False)
     accounts: Accounts = field(init=False)
     flow_switches: FlowSwitches = field(init=False)
+    rights: DataRights = field(init=False)
     verification: VerificationService = field(init=False)
     listener: PgListener | None = field(init=False, default=None)
     ingestor: Ingestor | None = field(init=False, default=None)
@@ -81,6 +83,7 @@ class Runtime:
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
     _keys_checked: float = field(init=False, default=0.0)
+    _retention_ran: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -107,6 +110,9 @@ class Runtime:
         self.flow_switches = FlowSwitches(self.engine, self.audit)
         switched = SwitchedBot(self.bot, self.flow_switches, s.tenant)
         self.bot = GatedBot(switched, self.monitor, self.vault.contact_index, s.tenant)
+        self.rights = DataRights(
+            self.engine, self.vault, self.audit, erasure_grace=s.erasure_grace
+        )
         self.verification = VerificationService(
             self.engine,
             self.vault,
@@ -259,6 +265,8 @@ class Runtime:
             process_template_events(self.engine, self.vault, audit=self.audit, now=now)
             if due.queued:
                 self._wake_sender()
+        if self._has("scheduler"):
+            self._privacy(now)
         if now - self._keys_checked > 30.0:
             # Pick up a data key rotated by `aman keys rotate` in another process.
             self._keys_checked = now
@@ -279,6 +287,24 @@ class Runtime:
                 self._wake_worker()
             if resent:
                 self._wake_sender()
+
+    def _privacy(self, now: float) -> None:
+        """Carry out chat erasure requests past their grace period; hourly, the retention purge."""
+        erased = self.rights.run_due()
+        if erased:
+            log.info("privacy: %d erasure request(s) carried out", erased)
+        if now - self._retention_ran >= 3600.0:
+            self._retention_ran = now
+            report = purge(
+                self.engine,
+                self.settings.tenant,
+                RetentionPolicy.parse(self.settings.retention),
+                now,
+                rights=self.rights,
+                audit=self.audit,
+            )
+            if report.total:
+                log.info("retention: %s", report.counts)
 
     async def _heartbeat_loop(self) -> None:
         loop = asyncio.get_running_loop()

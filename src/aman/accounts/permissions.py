@@ -36,6 +36,7 @@ USERS_MANAGE = "users:manage"
 TOKENS_MANAGE = "tokens:manage"
 SESSIONS_MANAGE = "sessions:manage"  # list / revoke other users' sessions
 TENANT_MANAGE = "tenant:manage"  # IP allowlist, settings
+PRIVACY_MANAGE = "privacy:manage"  # customers' data rights: export one customer, erase
 
 PERMISSIONS: frozenset[str] = frozenset(
     {
@@ -53,6 +54,7 @@ PERMISSIONS: frozenset[str] = frozenset(
         TOKENS_MANAGE,
         SESSIONS_MANAGE,
         TENANT_MANAGE,
+        PRIVACY_MANAGE,
     }
 )
 

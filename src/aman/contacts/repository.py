@@ -1,4 +1,4 @@
-"""SQL for contacts: upsert on every inbound message, opt-out state with consent proof."""
+"""SQL for contacts: upsert on every inbound message, opt-out and objection with consent proof."""
 
 from __future__ import annotations
 
@@ -43,6 +43,47 @@ class ContactRepository:
             )
         )
         return {r[0] for r in rows}
+
+    def objected(self, conn: Connection, tenant: str, contact_ixs: Iterable[str]) -> set[str]:
+        """Which of these contacts objected to automated processing (a human answers them)."""
+        ixs = set(contact_ixs)
+        if not ixs:
+            return set()
+        rows = conn.execute(
+            select(Contact.contact_ix).where(
+                Contact.tenant == tenant,
+                Contact.contact_ix.in_(ixs),
+                Contact.objected_at.is_not(None),
+            )
+        )
+        return {r[0] for r in rows}
+
+    def set_objection(
+        self,
+        conn: Connection,
+        *,
+        tenant: str,
+        contact_ix: str,
+        objected: bool,
+        source: str,
+        now: float,
+    ) -> None:
+        """Record an objection to automated processing (or its withdrawal) and its proof."""
+        conn.execute(
+            update(Contact)
+            .where(Contact.tenant == tenant, Contact.contact_ix == contact_ix)
+            .values(objected_at=now if objected else None)
+        )
+        conn.execute(
+            insert(ConsentEvent).values(
+                tenant=tenant,
+                contact_ix=contact_ix,
+                purpose="automation",
+                granted=not objected,
+                source=source[:64],
+                at=now,
+            )
+        )
 
     def set_opt_out(
         self,

@@ -67,3 +67,8 @@ def is_opt_out(text: str | None) -> bool:
 
 def is_opt_in(text: str | None) -> bool:
     return bool(text) and _matches(text or "", _START_WORDS)
+
+
+def matches_command(text: str | None, phrases: tuple[str, ...]) -> bool:
+    """True when ``text`` is (only) one of ``phrases``, with the same typo tolerance as STOP."""
+    return bool(text) and _matches(text or "", phrases)

@@ -22,6 +22,7 @@ from aman.engine.bot import AuditRecord, Incoming, Timer
 from aman.engine.state import ConversationRecord, StateStore
 from aman.inbox.repository import ClaimedMessage
 from aman.outbox.repository import OutboxRepository
+from aman.privacy.rights import cancel_request, contact_target, record_request
 from aman.scheduler.timers import TimerRepository
 from aman.storage.models import VerifyToken
 from aman.storage.vault import Vault
@@ -46,6 +47,7 @@ class MessageEffects:
     handoff_opened: bool = False
     tokens: list[dict[str, Any]] = field(default_factory=list)
     payload_enc: bytes | None = None  # the inbox payload re-sealed under the contact's key
+    rights: str | None = None  # a data-rights command (aman.privacy.commands)
 
 
 class EffectsWriter:
@@ -94,6 +96,36 @@ class EffectsWriter:
         )
         return f"{self._public_url}/verify/{token}"
 
+    def _apply_rights(self, conn: Connection, e: MessageEffects, now: float) -> None:
+        """Store a customer's data-rights command and its proof (audited)."""
+        tenant, ix = self._vault.tenant, e.msg.contact_ix
+        if e.rights in ("erasure", "export"):
+            done = record_request(conn, tenant, ix, e.rights, "chat", now)
+            action = "privacy_request" if done else None
+        elif e.rights == "cancel_erasure":
+            action = (
+                "privacy_request_cancelled"
+                if cancel_request(conn, tenant, ix, "erasure", now)
+                else None
+            )
+        elif e.rights in ("object", "allow"):
+            objected = e.rights == "object"
+            self.contacts.set_objection(
+                conn, tenant=tenant, contact_ix=ix, objected=objected, source="chat", now=now
+            )
+            action = "automation_objection" if objected else "automation_allowed"
+        else:
+            action = None
+        if action is not None and self._audit is not None:
+            self._audit.append(
+                conn,
+                tenant=tenant,
+                actor="customer",
+                action=action,
+                target=contact_target(ix),
+                details={"kind": e.rights, "source": "chat"},
+            )
+
     def apply(self, conn: Connection, batch: Sequence[MessageEffects], now: float) -> None:
         rows = [r for e in batch for r in e.outbox_rows]
         self.outbox.enqueue(conn, rows)
@@ -124,6 +156,8 @@ class EffectsWriter:
                     source=e.opt_out_source,
                     now=now,
                 )
+            if e.rights is not None:
+                self._apply_rights(conn, e, now)
             if self._audit is not None:
                 for rec in e.audit:
                     self._audit.append(

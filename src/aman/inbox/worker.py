@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -29,6 +30,8 @@ from aman.engine.optout import OPT_IN_CONFIRMATION, OPT_OUT_CONFIRMATION, is_opt
 from aman.engine.state import ConversationRecord
 from aman.inbox.effects import LINK_PLACEHOLDER, EffectsWriter, MessageEffects
 from aman.inbox.repository import ClaimedMessage, InboxRepository
+from aman.privacy.commands import CONFIRMATIONS, OBJECTION_REASON, command_of
+from aman.privacy.rights import pending_kinds
 from aman.storage.vault import Vault
 
 __all__ = ["RETRY_DELAYS", "InboxWorker"]
@@ -126,9 +129,10 @@ class InboxWorker:
             records = self._fx.states.load(
                 conn, ((m.phone_number_id, m.contact_ix) for m in claimed)
             )
-            opted_out = self._fx.contacts.opted_out(
-                conn, self._vault.tenant, (m.contact_ix for m in claimed)
-            )
+            ixs = {m.contact_ix for m in claimed}
+            opted_out = self._fx.contacts.opted_out(conn, self._vault.tenant, ixs)
+            objected = self._fx.contacts.objected(conn, self._vault.tenant, ixs)
+            pending = pending_kinds(conn, self._vault.tenant, ixs)
         handled: list[MessageEffects] = []
         failed: list[tuple[ClaimedMessage, str]] = []
         for msg in claimed:
@@ -136,7 +140,17 @@ class InboxWorker:
             try:
                 payload = self._vault.open_json("inbox", "payload", msg.wamid, msg.payload_enc)
                 record = records.get(key) or ConversationRecord()
-                fx = self._handle(msg, payload, record, msg.contact_ix in opted_out, now)
+                fx = self._handle(
+                    msg,
+                    payload,
+                    record,
+                    Standing(
+                        msg.contact_ix in opted_out,
+                        msg.contact_ix in objected,
+                        pending.get(msg.contact_ix, set()),
+                    ),
+                    now,
+                )
                 if not self._vault.is_contact_sealed(msg.payload_enc, msg.contact_ix):
                     fx.payload_enc = self._vault.seal_json(
                         "inbox", "payload", msg.wamid, payload, contact=msg.contact_ix
@@ -185,19 +199,38 @@ class InboxWorker:
         msg: ClaimedMessage,
         payload: dict[str, Any],
         record: ConversationRecord,
-        opted_out: bool,
+        standing: Standing,
         now: float,
     ) -> MessageEffects:
         """Run the bot (unless an agent owns the conversation) and collect the effects."""
         incoming = _incoming(msg, payload)
         fx = MessageEffects(msg, incoming, record)
         is_event = incoming.type == "event"
+        opted_out = standing.opted_out
         if not is_event:
             fx.contact_row = self._contact_row(msg, payload, now)
             record.last_inbound_at = float(msg.msg_ts) or now
         replies: tuple[Reply, ...] = ()
+        command = None if is_event else command_of(incoming.text)
+        if command is not None:
+            # Data-rights commands work in every state and are always answered.
+            fx.rights, reply = _rights_reply(command, standing)
+            if command == "object" and record.mode != "human":
+                record.mode, record.handoff_at = "human", now
+                record.handoff_reason = OBJECTION_REASON
+                fx.handoff_opened = True
+            replies = (text_reply(reply),)
+            opted_out = False  # the answer to an explicit request is not marketing
+        elif standing.objected and incoming.event != "agent_closed":
+            # The customer objected to automated processing: no bot, a human answers.
+            if is_opt_out(incoming.text):
+                fx.opt_out, replies = True, (text_reply(OPT_OUT_CONFIRMATION),)
+            elif record.mode != "human" and not is_event:
+                record.mode, record.handoff_at = "human", now
+                record.handoff_reason = OBJECTION_REASON
+                fx.handoff_opened = True
         # Timers still reach the bot (it may reschedule a reminder); nothing else does.
-        if record.mode == "human" and incoming.event not in ("agent_closed", "timer"):
+        elif record.mode == "human" and incoming.event not in ("agent_closed", "timer"):
             # An agent owns the conversation: the bot stays quiet, but STOP always works.
             if is_opt_out(incoming.text):
                 fx.opt_out, replies = True, (text_reply(OPT_OUT_CONFIRMATION),)
@@ -312,6 +345,26 @@ class InboxWorker:
                 }
             )
         return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What the customer has told us before this message (loaded once per batch)."""
+
+    opted_out: bool = False
+    objected: bool = False
+    pending: set[str] = field(default_factory=set)  # kinds of pending data-rights requests
+
+
+def _rights_reply(command: str, standing: Standing) -> tuple[str | None, str]:
+    """The effect to store (None: nothing to change) and the reply for a rights command."""
+    if command == "erasure" and "erasure" in standing.pending:
+        return None, CONFIRMATIONS["erasure_pending"]
+    if command == "export" and "export" in standing.pending:
+        return None, CONFIRMATIONS["export_pending"]
+    if command == "cancel_erasure" and "erasure" not in standing.pending:
+        return None, CONFIRMATIONS["cancel_none"]
+    return command, CONFIRMATIONS[command]
 
 
 def _incoming(msg: ClaimedMessage, payload: dict[str, Any]) -> Incoming:

@@ -17,6 +17,7 @@ from aman.api.v1 import (
     events,
     flows,
     nlu,
+    privacy,
     security,
 )
 from aman.api.v1.problems import PROBLEM_CODES, PROBLEM_RESPONSE, install_problem_handlers
@@ -56,6 +57,7 @@ def create_api(runtime: Runtime) -> FastAPI:
         events,
         flows,
         nlu,
+        privacy,
     ):
         api.include_router(module.router)
     return api

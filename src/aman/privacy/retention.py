@@ -1,0 +1,216 @@
+"""The retention job: each data class is purged after its configured number of days.
+
+``AMAN_RETENTION`` lists ``class=days`` pairs (0 keeps that class forever)::
+
+    messages=365,statuses=90,webhook_events=90,conversations=365,contacts=730,campaign_recipients=180
+
+* ``messages``: handled inbound messages and settled replies (with their send
+  attempts); never below 7 days, because Meta redelivers webhooks for days and
+  the stored message ids are what deduplicates them.
+* ``statuses`` / ``webhook_events``: delivery receipts and other webhook fields.
+* ``conversations``: conversation state not touched for that long.
+* ``contacts``: customers silent for that long are erased like an erasure
+  request (their key is destroyed), so nothing about them outlives the purpose.
+* ``campaign_recipients``: per-recipient broadcast records.
+
+The audit ledger is never purged: it is the proof the rest was handled lawfully.
+Each run deletes in bounded batches and writes one audit entry with the counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, delete, select
+
+from aman.campaigns.models import CampaignRecipientRow
+from aman.privacy.policy import DEFAULT_RETENTION, RetentionPolicy
+from aman.storage.models import (
+    Contact,
+    Conversation,
+    Inbox,
+    Outbox,
+    SendAttempt,
+    StatusEvent,
+    VerifyToken,
+    WebhookEvent,
+)
+
+if TYPE_CHECKING:
+    from aman.audit.service import AuditService
+    from aman.privacy.rights import DataRights
+
+__all__ = ["DEFAULT_RETENTION", "RetentionPolicy", "RetentionReport", "purge"]
+
+DAY = 86400.0
+_BATCH = 1000
+_SETTLED = ("sent", "failed")
+
+
+@dataclass(slots=True)
+class RetentionReport:
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, n: int) -> None:
+        if n:
+            self.counts[name] = self.counts.get(name, 0) + n
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _purge_ids(engine: Engine, ids_query: object, model: type, extra: object = None) -> int:
+    """Delete rows of ``model`` whose ids ``ids_query`` selects, in batches."""
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            ids = list(conn.execute(ids_query.limit(_BATCH)).scalars())  # type: ignore[attr-defined]
+            if not ids:
+                return total
+            if extra is not None:
+                conn.execute(extra(ids))  # type: ignore[operator]
+            conn.execute(delete(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]
+        total += len(ids)
+        if len(ids) < _BATCH:
+            return total
+
+
+def purge(
+    engine: Engine,
+    tenant: str,
+    policy: RetentionPolicy,
+    now: float,
+    *,
+    rights: DataRights | None = None,
+    audit: AuditService | None = None,
+) -> RetentionReport:
+    """Delete everything older than its class allows; audited when anything went."""
+    rep = RetentionReport()
+    if policy.messages:
+        cut = now - policy.messages * DAY
+        rep.add(
+            "messages",
+            _purge_ids(
+                engine,
+                select(Inbox.id).where(
+                    Inbox.tenant == tenant,
+                    Inbox.received_at < cut,
+                    Inbox.status.in_(("done", "failed", "erased")),
+                ),
+                Inbox,
+            ),
+        )
+        rep.add(
+            "replies",
+            _purge_ids(
+                engine,
+                select(Outbox.id).where(
+                    Outbox.tenant == tenant, Outbox.created_at < cut, Outbox.state.in_(_SETTLED)
+                ),
+                Outbox,
+                lambda ids: delete(SendAttempt).where(SendAttempt.outbox_id.in_(ids)),
+            ),
+        )
+    if policy.statuses:
+        cut = now - policy.statuses * DAY
+        rep.add(
+            "statuses",
+            _purge_ids(
+                engine,
+                select(StatusEvent.id).where(
+                    StatusEvent.tenant == tenant, StatusEvent.received_at < cut
+                ),
+                StatusEvent,
+            ),
+        )
+    if policy.webhook_events:
+        cut = now - policy.webhook_events * DAY
+        rep.add(
+            "webhook_events",
+            _purge_ids(
+                engine,
+                select(WebhookEvent.id).where(
+                    WebhookEvent.tenant == tenant,
+                    WebhookEvent.received_at < cut,
+                    WebhookEvent.processed.is_(True),
+                ),
+                WebhookEvent,
+            ),
+        )
+    if policy.conversations:
+        cut = now - policy.conversations * DAY
+        with engine.begin() as conn:
+            rep.add(
+                "conversations",
+                max(
+                    int(
+                        conn.execute(
+                            delete(Conversation).where(
+                                Conversation.tenant == tenant,
+                                Conversation.updated_at < cut,
+                                Conversation.mode == "bot",
+                            )
+                        ).rowcount
+                        or 0
+                    ),
+                    0,
+                ),
+            )
+    with engine.begin() as conn:  # expired verification links are useless after a day
+        rep.add(
+            "verify_tokens",
+            max(
+                int(
+                    conn.execute(
+                        delete(VerifyToken).where(
+                            VerifyToken.tenant == tenant, VerifyToken.expires_at < now - DAY
+                        )
+                    ).rowcount
+                    or 0
+                ),
+                0,
+            ),
+        )
+    if policy.campaign_recipients:
+        cut = now - policy.campaign_recipients * DAY
+        with engine.begin() as conn:
+            rep.add(
+                "campaign_recipients",
+                max(
+                    int(
+                        conn.execute(
+                            delete(CampaignRecipientRow).where(
+                                CampaignRecipientRow.tenant == tenant,
+                                CampaignRecipientRow.queued_at < cut,
+                            )
+                        ).rowcount
+                        or 0
+                    ),
+                    0,
+                ),
+            )
+    if policy.contacts and rights is not None:
+        cut = now - policy.contacts * DAY
+        with engine.connect() as conn:
+            silent = list(
+                conn.execute(
+                    select(Contact.contact_ix)
+                    .where(Contact.tenant == tenant, Contact.last_inbound_at < cut)
+                    .limit(_BATCH)
+                ).scalars()
+            )
+        for ix in silent:
+            rights.erase("system:retention", ix, reason="retention period ended")
+        rep.add("contacts", len(silent))
+    if audit is not None and rep.total:
+        audit.record(
+            engine,
+            tenant=tenant,
+            actor="system:retention",
+            action="retention_purge",
+            target=f"tenant:{tenant}",
+            details={"counts": dict(rep.counts), "policy": asdict(policy)},
+        )
+    return rep
