@@ -1,6 +1,11 @@
 """Broadcast campaigns: create, schedule (once or cron), pause, resume, cancel, report.
 
-Staff actions are audited in the same transaction as the change.  Pausing or
+Staff actions are audited in the same transaction as the change.  Every text a
+broadcast can send (its own text, the template's texts and button links, literal
+variable values) passes the outbound guard when the broadcast is created and when it
+is scheduled: links only to the tenant's allow-listed domains, no request for a PIN or
+OTP, no full account number.  A refusal raises ``OutboundBlocked`` and is audited
+(``campaign_blocked``).  Pausing or
 cancelling withdraws the run's queued outbox rows that the sender has not
 touched yet, so nothing more goes out; resuming re-queues them (same refs).
 Per-recipient status is derived from the outbox (queued, sent, delivered,
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +28,17 @@ from aman.campaigns.errors import CampaignInputError, CampaignNotFoundError, Cam
 from aman.campaigns.models import CampaignRow, SegmentRow
 from aman.campaigns.schedule import DEFAULT_TZ, next_cron, validate_cron, zone
 from aman.campaigns.settings import load_settings
-from aman.campaigns.templates import TemplateRegistry, check_spec, check_variables
+from aman.campaigns.templates import Template, TemplateRegistry, check_spec, check_variables
+from aman.guard.outbound import OutboundBlocked, Violation, check_outbound
 
-__all__ = ["RECIPIENT_STATUSES", "CampaignService", "CampaignStatus", "RunStatus", "derive_status"]
+__all__ = [
+    "RECIPIENT_STATUSES",
+    "CampaignService",
+    "CampaignStatus",
+    "RunStatus",
+    "derive_status",
+    "template_texts",
+]
 
 RECIPIENT_STATUSES = (
     "queued",
@@ -87,11 +100,51 @@ class CampaignStatus:
     runs: list[RunStatus] = field(default_factory=list)
 
 
+def template_texts(template: Template) -> list[str]:
+    """Every text of a template a customer sees: header, body, footer, buttons, URLs."""
+    out: list[str] = []
+    for comp in template.components:
+        if isinstance(comp.get("text"), str):
+            out.append(comp["text"])
+        for button in comp.get("buttons") or ():
+            if isinstance(button, dict):
+                out.extend(str(button[k]) for k in ("text", "url") if button.get(k))
+    return out
+
+
 class CampaignService:
-    def __init__(self, ctx: CampaignContext) -> None:
+    """Broadcast lifecycle; ``allowed_domains``: where its links may point (none: no links)."""
+
+    def __init__(self, ctx: CampaignContext, *, allowed_domains: Sequence[str] = ()) -> None:
         self.ctx = ctx
         self.repo = BroadcastRepository(ctx.dialect, ctx.tenant)
         self.templates = TemplateRegistry(ctx)
+        self.allowed_domains = tuple(allowed_domains)
+
+    def violations(
+        self,
+        *,
+        text: str | None,
+        template: Template | None,
+        specs: Mapping[str, list[str]],
+    ) -> list[Violation]:
+        """Why the outbound guard would block this broadcast (empty: it may be sent)."""
+        parts = [text] if text else []
+        if template is not None:
+            parts += template_texts(template)
+        parts += [spec for values in specs.values() for spec in values]
+        return check_outbound("\n".join(parts), list(self.allowed_domains))
+
+    def _refused(self, actor: str, target: str, exc: OutboundBlocked, **details: object) -> None:
+        """Audit a broadcast refused by the guard (its own transaction: the change rolled back)."""
+        self.ctx.audit.record(
+            self.ctx.engine,
+            tenant=self.ctx.tenant,
+            actor=actor,
+            action="campaign_blocked",
+            target=target,
+            details={**details, "violations": [v.code for v in exc.violations]},
+        )
 
     # -- definition --------------------------------------------------------------
     def create(
@@ -121,6 +174,7 @@ class CampaignService:
             check_spec(text, "text")
         specs: dict[str, list[str]] = {}
         template_id = None
+        tpl = None
         if template is not None:
             tpl = self.templates.get(*template)
             specs = check_variables(tpl.slots, variables or {})
@@ -129,6 +183,11 @@ class CampaignService:
             raise CampaignInputError("variables need a template")
         if category not in ("marketing", "utility", "authentication"):
             raise CampaignInputError("category is marketing, utility or authentication")
+        blocked = self.violations(text=text, template=tpl, specs=specs)
+        if blocked:
+            exc = OutboundBlocked(blocked)
+            self._refused(actor, "campaign:new", exc, name=clean)
+            raise exc
         now = self.ctx.now()
         with self.ctx.unit() as conn:
             seg = conn.execute(
@@ -191,13 +250,26 @@ class CampaignService:
         """Schedule a draft: now, once at ``at`` or by ``cron``; returns the first run time."""
         if at is not None and cron is not None:
             raise CampaignInputError("give a time or a cron expression, not both")
+        try:
+            return self._start(actor, campaign_id, at, cron)
+        except OutboundBlocked as exc:
+            self._refused(actor, f"campaign:{campaign_id}", exc)
+            raise
+
+    def _start(self, actor: str, campaign_id: int, at: float | None, cron: str | None) -> float:
         now = self.ctx.now()
         with self.ctx.unit() as conn:
             c = self._campaign(conn, campaign_id)
             if c.state != "draft":
                 raise CampaignStateError(f"campaign {campaign_id} is {c.state}, not a draft")
-            if c.template_id is not None:
-                self.templates.by_id(conn, c.template_id).require_usable()
+            tpl = self.templates.by_id(conn, c.template_id) if c.template_id is not None else None
+            if tpl is not None:
+                tpl.require_usable()
+            # The template may have been re-registered since the draft was saved.
+            specs = {k: list(v) for k, v in json.loads(c.variables).items()}
+            blocked = self.violations(text=c.text, template=tpl, specs=specs)
+            if blocked:
+                raise OutboundBlocked(blocked)
             if cron is not None:
                 expr = validate_cron(cron)
                 first = next_cron(expr, now, zone(c.tz))

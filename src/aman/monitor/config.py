@@ -99,10 +99,14 @@ class MonitorSettings:
     quarantine_seconds: float = 86400.0
     release_grace_seconds: float = 3600.0
     dedupe_window_seconds: float = 3600.0
-    # -- IsolationForest -----------------------------------------------------------
+    # -- IsolationForest (quiet on ordinary traffic: see aman.monitor.forest) -----
     forest_min_contacts: int = 50
+    forest_warmup_seconds: float = 1800.0  # history the oldest contact must have
+    forest_max_train: int = 4096  # training rows kept (random sample beyond that)
     forest_trees: int = 100
     forest_score_threshold: float = 0.75
+    forest_calibration_k: float = 6.0  # threshold >= median + k x robust sd of training
+    forest_min_deviation: float = 4.0  # some feature this many floored spreads from centre
     forest_max_flag_fraction: float = 0.01
     retrain_seconds: float = 900.0
     score_seconds: float = 60.0
@@ -140,6 +144,8 @@ class MonitorSettings:
             raise MonitorConfigError("flood_per_minute and throttle_per_minute must be >= 1")
         if self.quarantine_per_minute < self.flood_per_minute:
             raise MonitorConfigError("quarantine_per_minute must be >= flood_per_minute")
+        if self.forest_min_contacts < 2 or self.forest_max_train < self.forest_min_contacts:
+            raise MonitorConfigError("need 2 <= forest_min_contacts <= forest_max_train")
         if min(self.max_contacts, self.max_numbers, self.max_sources, self.max_staff) < 1:
             raise MonitorConfigError("memory caps must be >= 1")
         if not 0 <= self.staff_night_start_hour <= 23 or not 0 <= self.staff_night_end_hour <= 23:

@@ -9,7 +9,8 @@ quarantines take effect in memory at once.  A background loop writes pending
 alerts, controls (audited, actor ``monitor``) and fraud reports every
 ``flush_seconds`` in one transaction, then pushes new or escalated alerts to the
 configured webhook.  The IsolationForest is retrained every ``retrain_seconds``
-and rescored every ``score_seconds`` in its own thread.
+and rescored every ``score_seconds`` in its own thread; it stays quiet on ordinary
+traffic (warm-up, calibrated threshold, deviation floor: see ``aman.monitor.forest``).
 """
 
 from __future__ import annotations
@@ -503,7 +504,12 @@ class Monitor:
                 "low",
                 contact_subject(o.contact_ix),
                 now,
-                {"score": o.score, "features": o.features, "trained_on": model.samples},
+                {
+                    "score": o.score,
+                    "threshold": round(model.threshold, 3),
+                    "features": o.features,
+                    "trained_on": model.samples,
+                },
             )
             for o in outliers
         ]

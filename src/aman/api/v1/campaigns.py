@@ -24,6 +24,7 @@ from aman.campaigns.context import CampaignContext
 from aman.campaigns.models import CampaignRow, SegmentRow
 from aman.campaigns.segments import SegmentService
 from aman.campaigns.templates import TemplateRegistry
+from aman.guard.outbound import OutboundBlocked
 
 __all__ = ["router"]
 
@@ -215,21 +216,34 @@ def _broadcast(service: CampaignService, campaign_id: int) -> BroadcastOut:
 
 @router.post("/broadcasts", response_model=BroadcastOut, status_code=201)
 def create_broadcast(request: Request, scope: Principal, body: BroadcastIn) -> BroadcastOut:
-    """Create a broadcast to a segment and schedule it (now, at ``run_at`` or by ``cron``)."""
+    """Create a broadcast to a segment and schedule it (now, at ``run_at`` or by ``cron``).
+
+    A text, template or variable value the outbound guard blocks (a link outside the
+    allow-listed domains, a request for a PIN or OTP, a full account number) is refused
+    with 422 and the violation codes; the refusal is audited (``campaign_blocked``).
+    """
     require(scope, perms.CAMPAIGNS_WRITE)
     runtime = runtime_of(request)
-    service = CampaignService(_ctx(request, scope))
+    service = CampaignService(_ctx(request, scope), allowed_domains=runtime.allowed_domains())
     template = (body.template, body.language) if body.template else None
-    campaign_id = service.create(
-        scope.principal,
-        name=body.name,
-        segment_id=body.segment_id,
-        phone_number_id=runtime.settings.phone_number_id,
-        template=template,
-        variables=body.variables,
-        text=body.text,
-    )
-    service.start(scope.principal, campaign_id, at=body.run_at, cron=body.cron)
+    try:
+        campaign_id = service.create(
+            scope.principal,
+            name=body.name,
+            segment_id=body.segment_id,
+            phone_number_id=runtime.settings.phone_number_id,
+            template=template,
+            variables=body.variables,
+            text=body.text,
+        )
+        service.start(scope.principal, campaign_id, at=body.run_at, cron=body.cron)
+    except OutboundBlocked as exc:
+        raise Problem(
+            422,
+            "message blocked by the outbound guard",
+            "; ".join(v.message for v in exc.violations),
+            violations=[v.code for v in exc.violations],
+        ) from None
     return _broadcast(service, campaign_id)
 
 
