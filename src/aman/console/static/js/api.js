@@ -23,14 +23,18 @@ export function hasCsrf() { return Boolean(sessionStorage.getItem(CSRF_KEY)); }
 let onUnauthorized = () => {};
 export function whenUnauthorized(fn) { onUnauthorized = fn; }
 
-export async function api(method, path, body, { form, quiet401 } = {}) {
+/** ``raw``: a body sent as is with its media type, e.g. {body: file, type: "text/csv"}. */
+export async function api(method, path, body, { raw, quiet401 } = {}) {
   const headers = { Accept: "application/json, application/problem+json" };
   const init = { method, headers, credentials: "same-origin", cache: "no-store" };
   if (!SAFE.has(method)) {
     const csrf = sessionStorage.getItem(CSRF_KEY);
     if (csrf) headers["X-CSRF-Token"] = csrf;
   }
-  if (form) init.body = form;
+  if (raw) {
+    headers["Content-Type"] = raw.type;
+    init.body = raw.body;
+  }
   else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -50,6 +54,7 @@ export async function api(method, path, body, { form, quiet401 } = {}) {
 
 export const get = (path, opts) => api("GET", path, undefined, opts);
 export const post = (path, body, opts) => api("POST", path, body, opts);
+export const put = (path, body) => api("PUT", path, body);
 export const del = (path) => api("DELETE", path);
 
 /** GET that answers null when the endpoint does not exist (404): the screen says "not available". */

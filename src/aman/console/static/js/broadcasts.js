@@ -7,7 +7,7 @@ import { get, post, items, ApiError } from "./api.js";
 import { progressBar } from "./charts.js";
 import { unavailable, errorText } from "./contacts.js";
 
-const DONE_STATES = new Set(["done", "completed", "finished", "cancelled", "canceled", "failed"]);
+const DONE_STATES = new Set(["done", "cancelled"]);
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_]+)\s*\}\}/g;
 
 function component(tpl, type) {
@@ -45,16 +45,29 @@ function phonePreview(tpl, values) {
   return replace(phone, h("div", { class: "phone-bar", text: t("broadcasts.phone_title") }), h("div", { class: "phone-screen" }, bubble, btns));
 }
 
-function progressOf(d) {
-  const p = d.progress || d;
-  const total = Number(p.total || 0);
-  const done = ["sent", "delivered", "read", "failed"].reduce((a, k) => a + Number(p[k] || 0), 0);
-  return { p, total, fraction: total ? done / total : (DONE_STATES.has(d.state) ? 1 : 0) };
+// Recipients still waiting for the sender; every other status (except "excluded", never sent)
+// means the sender is done with that recipient.
+const PENDING = ["queued", "held"];
+const STATUS_ORDER = ["queued", "held", "sent", "delivered", "read", "replied", "failed", "opted_out", "cancelled", "excluded"];
+const POLL_MS = 2000;
+
+/** Progress of GET /broadcasts/{id}: the share of recipients the sender has finished with. */
+export function progressOf(d) {
+  const st = d.statuses || {};
+  const recipients = Object.entries(st).reduce((a, [k, v]) => a + (k === "excluded" ? 0 : Number(v || 0)), 0);
+  const pending = PENDING.reduce((a, k) => a + Number(st[k] || 0), 0);
+  const finished = DONE_STATES.has(d.state);
+  const fraction = recipients ? (recipients - pending) / recipients : (finished ? 1 : 0);
+  return { statuses: st, recipients, pending, fraction, settled: finished && pending === 0 };
 }
 
-async function detail(box, id, stopRef) {
+/** Show broadcast ``id`` in ``box``, kept live until the sender is done with it (then
+ * ``onSettled`` runs once); returns the function that stops it. */
+function detail(box, id, onSettled) {
   let timer = 0;
+  let stopped = false;
   const render = async () => {
+    clearTimeout(timer);
     let d;
     try {
       d = await get("/broadcasts/" + encodeURIComponent(id));
@@ -62,27 +75,36 @@ async function detail(box, id, stopRef) {
       replace(box, h("p", { class: "error", text: errorText(err) }));
       return;
     }
-    const { p, total, fraction } = progressOf(d);
+    if (stopped) return;
+    const { statuses, recipients, fraction, settled } = progressOf(d);
     const act = (verb) => async () => {
       try { await post("/broadcasts/" + encodeURIComponent(id) + "/" + verb); announce(t("broadcasts.done_" + verb)); }
       catch (err) { announce(errorText(err)); }
       await render();
     };
-    const state = String(d.state || p.state || "");
+    const state = String(d.state || "");
+    const counts = [["total", recipients], ...STATUS_ORDER.filter((k) => statuses[k]).map((k) => [k, statuses[k]])];
+    const codes = Object.entries(d.error_codes || {});
     replace(box,
       h("h3", { text: (d.name || t("broadcasts.title")) + " · #" + id }),
-      h("p", {}, h("span", { class: "badge state-" + state, text: t("state." + state, null, state) })),
+      h("p", {}, h("span", { class: "badge state-" + state, "data-state": state, text: t("state." + state, null, state) }),
+        d.next_run_at && !settled ? [" ", h("span", { class: "muted small", text: t("broadcasts.next_run", { at: when(d.next_run_at, lang()) }) })] : null),
       progressBar(t("broadcasts.progress"), fraction),
-      h("dl", { class: "counts" }, ["total", "queued", "sent", "delivered", "read", "failed", "excluded"].filter((k) => p[k] !== undefined)
-        .map((k) => [h("dt", { text: t("broadcasts.count_" + k) }), h("dd", { "data-count": k, text: String(p[k]) })])),
+      h("dl", { class: "counts" }, counts.map(([k, v]) => [h("dt", { text: t("broadcasts.count_" + k, null, k) }), h("dd", { "data-count": k, text: String(v) })])),
+      codes.length ? h("p", { class: "small" }, t("broadcasts.error_codes") + ": ", codes.map(([c, n]) => h("span", { class: "tag", text: c + " × " + n }))) : null,
       h("div", { class: "actions" },
         h("button", { type: "button", text: t("broadcasts.pause"), onclick: act("pause"), disabled: DONE_STATES.has(state) || state === "paused" }),
         h("button", { type: "button", text: t("broadcasts.resume"), onclick: act("resume"), disabled: state !== "paused" }),
-        DONE_STATES.has(state) ? null : confirmButton(t("broadcasts.cancel"), t("broadcasts.cancel_confirm"), act("cancel"), "danger")));
-    if (!stopRef.stopped && !(DONE_STATES.has(state) || (total && fraction >= 1))) timer = setTimeout(render, 1500);
+        DONE_STATES.has(state) ? null : confirmButton(t("broadcasts.cancel"), t("broadcasts.cancel_confirm"), act("cancel"), "danger"),
+        h("button", { type: "button", class: "refresh", text: t("broadcasts.refresh"), onclick: render })));
+    // Live: ask again while the sender still has work (delivery ticks keep arriving after that;
+    // "refresh" asks once more).
+    const later = !recipients && d.next_run_at && d.next_run_at * 1000 - Date.now() > 60000;
+    if (!settled) timer = setTimeout(render, later ? 30000 : POLL_MS);
+    else if (onSettled) { onSettled(); onSettled = null; }
   };
-  stopRef.stop = () => { stopRef.stopped = true; clearTimeout(timer); };
-  await render();
+  render();
+  return () => { stopped = true; clearTimeout(timer); };
 }
 
 export async function renderBroadcasts(main) {
@@ -101,17 +123,20 @@ export async function renderBroadcasts(main) {
     get("/templates").then(items).catch(() => []),
     get("/segments").then(items).catch(() => []),
   ]);
-  const stopRef = { stopped: false, stop: () => {} };
-  const detailBox = h("section", { class: "card broadcast-detail", "aria-live": "polite" });
+  const detailBox = h("section", { class: "card broadcast-detail", "aria-live": "polite" },
+    h("p", { class: "muted", text: t("broadcasts.pick") }));
+  let stopDetail = () => {};
+  const refreshList = () => get("/broadcasts").then((rows) => drawList(items(rows))).catch(() => {});
+  const show = (id) => { stopDetail(); stopDetail = detail(detailBox, id, refreshList); };
   const listEl = h("ul", { class: "plain" });
   const drawList = (rows) => replace(listEl, rows.length ? rows.map((b) => h("li", {},
-    h("button", { type: "button", class: "link", text: (b.name || "#" + b.id) + " · " + t("state." + b.state, null, b.state || ""), onclick: () => { stopRef.stop(); stopRef.stopped = false; detail(detailBox, b.id, stopRef); } }),
+    h("button", { type: "button", class: "link", text: (b.name || "#" + b.id) + " · " + t("state." + b.state, null, b.state || ""), onclick: () => show(b.id) }),
     " ", h("span", { class: "muted", text: when(b.created_at || b.next_run_at, lang()) }))) : h("li", { class: "muted", text: t("broadcasts.none") }));
   drawList(items(list));
 
   const name = h("input", { type: "text", required: true, maxlength: 120 });
   const tplSel = h("select", { required: true }, h("option", { value: "", text: t("broadcasts.choose") }),
-    templates.map((tp, i) => h("option", { value: String(i), text: tp.name + " (" + tp.language + ")" + (tp.status && tp.status !== "APPROVED" ? " · " + tp.status : "") })));
+    templates.map((tp, i) => h("option", { value: String(i), text: tp.name + " (" + tp.language + ")" + (tp.status && tp.status !== "APPROVED" ? " · " + tp.status : ""), disabled: tp.usable === false })));
   const segSel = h("select", { required: true }, h("option", { value: "", text: t("broadcasts.choose") }),
     segments.map((sg) => h("option", { value: String(sg.id), text: sg.name + (sg.size !== undefined && sg.size !== null ? " (" + sg.size + ")" : "") })));
   const when_ = h("input", { type: "datetime-local" });
@@ -153,8 +178,7 @@ export async function renderBroadcasts(main) {
       msg.textContent = t("broadcasts.created");
       msg.className = "form-msg ok";
       drawList(items(await get("/broadcasts")));
-      stopRef.stop(); stopRef.stopped = false;
-      await detail(detailBox, out.id, stopRef);
+      show(out.id);
     } catch (err) {
       msg.textContent = errorText(err);
       msg.className = "form-msg error";
@@ -163,5 +187,5 @@ export async function renderBroadcasts(main) {
   main.append(h("section", { class: "card" }, form),
     h("div", { class: "grid2" }, h("section", { class: "card", "aria-labelledby": "bl-title" }, h("h2", { id: "bl-title", text: t("broadcasts.list") }), listEl), detailBox));
   if (!templates.length) msg.textContent = t("broadcasts.no_templates");
-  return () => stopRef.stop();
+  return () => stopDetail();
 }
