@@ -137,13 +137,16 @@ class ProcessGroup:
             self._procs.remove(proc)
         return code
 
-    def pinned(self, cpu: int, argv: list[str]) -> list[str]:
+    def pinned(self, cpu: int | None, argv: list[str]) -> list[str]:
+        """``argv`` pinned to ``cpu`` (None: not pinned, the kernel spreads the process)."""
+        niced = ["nice", "-n", str(self.nice), *argv] if self.nice else argv
+        if cpu is None:
+            return niced
         if self._taskset is None:
             raise BenchError("taskset (util-linux) is required to pin processes to cores")
-        niced = ["nice", "-n", str(self.nice), *argv] if self.nice else argv
         return [self._taskset, "-c", str(cpu), *niced]
 
-    def start(self, name: str, argv: list[str], *, cpu: int, port: int,
+    def start(self, name: str, argv: list[str], *, cpu: int | None, port: int,
               env: dict[str, str] | None = None) -> Proc:
         log_path = self.log_dir / f"{name}.log"
         full_env = dict(os.environ)
@@ -161,11 +164,15 @@ class ProcessGroup:
         return proc
 
     # -- the processes of the benchmark -------------------------------------
-    def start_aman(self, name: str, s: BenchSecrets, *, role: str, db_path: Path,
-                   graph_url: str, mark_read: bool, port: int = 0) -> Proc:
+    def start_aman(self, name: str, s: BenchSecrets, *, role: str, db_path: Path | None = None,
+                   graph_url: str, mark_read: bool, port: int = 0,
+                   database_url: str | None = None, pinned: bool = True) -> Proc:
+        """``aman serve --role role`` on SQLite file ``db_path`` or on ``database_url``."""
+        if (db_path is None) == (database_url is None):
+            raise ValueError("give exactly one of db_path and database_url")
         port = port or free_port()
         env = {
-            "AMAN_DATABASE_URL": f"sqlite:///{db_path}",
+            "AMAN_DATABASE_URL": database_url or f"sqlite:///{db_path}",
             "AMAN_APP_SECRET": s.app_secret,
             "AMAN_VERIFY_TOKEN": s.verify_token,
             "AMAN_ACCESS_TOKEN": s.access_token,
@@ -180,7 +187,8 @@ class ProcessGroup:
         }
         argv = [str(VENV_BIN / "aman"), "serve", "--role", role, "--host", HOST,
                 "--port", str(port)]
-        return self.start(name, argv, cpu=self.server_cpu, port=port, env=env)
+        return self.start(name, argv, cpu=self.server_cpu if pinned else None, port=port,
+                          env=env)
 
     def start_bare(self, name: str, s: BenchSecrets) -> Proc:
         port = free_port()
@@ -199,13 +207,14 @@ class ProcessGroup:
                "BENCH_VERIFY_TOKEN": s.verify_token}
         return self.start(name, argv, cpu=self.server_cpu, port=port, env=env)
 
-    def start_simulator(self, name: str, s: BenchSecrets, *, webhook_port: int) -> Proc:
+    def start_simulator(self, name: str, s: BenchSecrets, *, webhook_port: int,
+                        pinned: bool = True) -> Proc:
         port = free_port()
         argv = [sys.executable, "-m", "aman.simulator", "--host", HOST, "--port", str(port),
                 "--webhook-url", f"http://{HOST}:{webhook_port}/webhook",
                 "--phone-number-id", PHONE_NUMBER_ID, "--no-statuses", "--no-window"]
         env = {"AMAN_SIM_APP_SECRET": s.app_secret, "AMAN_SIM_ACCESS_TOKEN": s.access_token}
-        return self.start(name, argv, cpu=self.tool_cpu, port=port, env=env)
+        return self.start(name, argv, cpu=self.tool_cpu if pinned else None, port=port, env=env)
 
 
 async def wait_ready(proc: Proc, path: str, *, timeout: float = 60.0) -> None:

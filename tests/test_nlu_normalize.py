@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aman.nlu.errors import NluDataError, NluInputError
-from aman.nlu.normalize import Normalizer, load_slang_table, normalize
+from aman.nlu.normalize import RULES_VERSION, Normalizer, load_slang_table, normalize
 
 CASES = [
     ("Sldo brp yaaa?? 🙏", "saldo berapa ya"),
@@ -28,6 +30,9 @@ CASES = [
     ("mnt tolong", "minta tolong"),
     ("brg2 udh smpe", "barang barang sudah sampai"),
     ("hati2 ya", "hati hati ya"),
+    ("brg2.9", "barang 2.9"),  # a 2 that starts a number is not reduplication
+    ("hari2:30", "hari 2:30"),
+    ("brg2. 9", "barang barang 9"),
     ("ＦＵＬＬＷＩＤＴＨ ｔｅｘｔ", "fullwidth text"),
     ("İstanbul", "istanbul"),
     ("e-wallet 50k", "e wallet 50 ribu"),
@@ -86,6 +91,17 @@ def test_packaged_table_is_valid_and_has_digest() -> None:
     assert table.words["sldo"] == ("saldo",)
     assert table.after_number["rb"] == ("ribu",)
     assert len(table.digest) == 64
+
+
+def test_digest_covers_the_rules_version() -> None:
+    """A model cached under an older rules version must not match the current key."""
+    doc = "words: {tf: transfer}\n"
+    assert load_slang_table(doc).digest == load_slang_table(doc).digest
+    assert load_slang_table(doc).digest != hashlib.sha256(doc.encode()).hexdigest()
+    assert (
+        load_slang_table(doc).digest
+        == hashlib.sha256(f"{RULES_VERSION}\n{doc}".encode()).hexdigest()
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ One job: turn "Sldo brp yaaa?? 🙏" into "saldo berapa ya". Steps, in order:
 1. Unicode NFKC and lower-case; apostrophes and combining marks dropped, emoji and
    other punctuation turned into spaces. ``.,:/-`` survive only between two digits
    ("1.5", "25/12", "10:30").
-2. Indonesian reduplication with a trailing 2 ("brg2" -> "brg brg").
+2. Indonesian reduplication with a trailing 2 ("brg2" -> "brg brg"), unless that 2
+   starts a number ("brg2.5" -> "brg 2.5", "hari2:30" -> "hari 2:30").
 3. Letters and digits are split apart ("100rb" -> "100 rb", "ord12345" -> "ord 12345").
 4. Per token: runs of 3+ identical letters collapse to one, or to two when that gives
    a word listed in ``keep_double``; stretched particles lose their extra final letters
@@ -30,12 +31,24 @@ import yaml
 
 from aman.nlu.errors import NluDataError, NluInputError
 
-__all__ = ["Normalizer", "SlangTable", "default_normalizer", "load_slang_table", "normalize"]
+__all__ = [
+    "RULES_VERSION",
+    "Normalizer",
+    "SlangTable",
+    "default_normalizer",
+    "load_slang_table",
+    "normalize",
+]
+
+# Bump whenever a rule below changes what ``normalize`` returns.
+RULES_VERSION = "normalize-2"
 
 _DROP = re.compile(r"['’‘`´]")
 _NOISE = re.compile(r"[^\w\s.,:/-]|_")
 _LONE_PUNCT = re.compile(r"(?<!\d)[.,:/-]|[.,:/-](?!\d)")
-_REDUPLICATION = re.compile(r"(?<![\w])([^\W\d_]{3,})2(?![\w])")
+# The 2 must not start a number: removing it would strand the separator between a
+# letter and a digit, and a second pass would then drop it (not idempotent).
+_REDUPLICATION = re.compile(r"(?<![\w])([^\W\d_]{3,})2(?![\w]|[.,:/-]\d)")
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
 _NUMBER = re.compile(r"\d(?:[\d.,:/-]*\d)?")
@@ -44,7 +57,11 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 
 @dataclass(frozen=True, slots=True)
 class SlangTable:
-    """Validated contents of a slang file; ``digest`` identifies it in model cache keys."""
+    """Validated contents of a slang file.
+
+    ``digest`` identifies the table and the normalisation rules (``RULES_VERSION``) in
+    model cache keys, so a model fitted on differently normalised text is never reused.
+    """
 
     words: Mapping[str, tuple[str, ...]]
     after_number: Mapping[str, tuple[str, ...]]
@@ -128,7 +145,7 @@ def load_slang_table(text: str | None = None) -> SlangTable:
                     raise NluDataError(
                         f"slang table: '{section}.{key}' expands to stretched word {word!r}"
                     )
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(f"{RULES_VERSION}\n{text}".encode()).hexdigest()
     return SlangTable(words, after_number, keep_double, particles, digest)
 
 
