@@ -153,6 +153,11 @@ class Sender:
             await asyncio.wait(set(self._tasks), timeout=30)
         await self._results.close()
         await self._graph.close()
+        # Hand a number over only when our last send can no longer share a one-second
+        # window with the next holder's first (at most 1 s; in-flight sends were drained).
+        quiet = max((p.quiet_in() for p in self._pacers.values()), default=0.0)
+        if 0.0 < quiet <= 1.0:
+            await asyncio.sleep(quiet)
         await asyncio.get_running_loop().run_in_executor(self._executor, self._release_leases)
         self._executor.shutdown(wait=True)
 
@@ -249,8 +254,12 @@ class Sender:
                     next_attempt_at=now + wait,
                 )
             body["biz_opaque_callback_data"] = CALLBACK_PREFIX + row.ref
-            await self._pacer(row.phone_number_id).acquire()
-        result = await self._graph.send(row.phone_number_id, orjson.dumps(body))
+            # The permit is held from just before the write until the answer is in: the
+            # cap then holds on the times Meta sees (every attempt, retries included).
+            async with self._pacer(row.phone_number_id).send():
+                result = await self._graph.send(row.phone_number_id, orjson.dumps(body))
+        else:  # a read receipt: not a message, outside the messaging throughput limit
+            result = await self._graph.send(row.phone_number_id, orjson.dumps(body))
         metrics.SEND_LATENCY.observe(result.latency_ms / 1000.0)
         decision = classify(result)
         metrics.SEND_RESULTS.labels(row.kind, decision).inc()
