@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from aman.campaigns import ContactBook
+from aman.campaigns.context import CampaignContext
 from aman.demo import DemoStack
 from aman.privacy import RetentionPolicy, purge
 from aman.privacy.commands import command_of
@@ -201,9 +203,16 @@ async def test_retention_purges_each_class_after_its_days(tmp_path: Path, db_url
                 {"t": old, "ix": ix_old},
             )
             conn.execute(
-                text("update contacts set last_inbound_at = :t where contact_ix = :ix"),
+                text(
+                    "update contacts set last_inbound_at = :t, created_at = :t "
+                    "where contact_ix = :ix"
+                ),
                 {"t": old, "ix": ix_old},
             )
+        # An imported contact who never wrote, on file since today: kept.
+        book = ContactBook(CampaignContext(rt.engine, rt.vault, rt.audit))
+        book.upsert("staff:ani", "081255556666")
+        imported = rt.vault.contact_index("6281255556666")
         policy = RetentionPolicy.parse("messages=30,statuses=0,webhook_events=0,contacts=35")
         report = purge(
             rt.engine, rt.vault.tenant, policy, time.time(), rights=rt.rights, audit=rt.audit
@@ -211,6 +220,7 @@ async def test_retention_purges_each_class_after_its_days(tmp_path: Path, db_url
         assert report.counts["messages"] == 1 and report.counts["contacts"] == 1
         assert report.counts["replies"] >= 1
         assert _rows(st, "select 1 from contacts where contact_ix = :ix", ix=ix_old) == []
+        assert _rows(st, "select 1 from contacts where contact_ix = :ix", ix=imported) == [(1,)]
         ix_new = rt.vault.contact_index(OTHER)
         assert len(_rows(st, "select 1 from inbox where contact_ix = :ix", ix=ix_new)) == 1
         actions = [r[0] for r in _rows(st, "select action from audit_entries")]

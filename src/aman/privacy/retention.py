@@ -9,7 +9,7 @@
   the stored message ids are what deduplicates them.
 * ``statuses`` / ``webhook_events``: delivery receipts and other webhook fields.
 * ``conversations``: conversation state not touched for that long.
-* ``contacts``: customers silent for that long are erased like an erasure
+* ``contacts``: customers silent (and on file) for that long are erased like an erasure
   request (their key is destroyed), so nothing about them outlives the purpose.
 * ``campaign_recipients``: per-recipient broadcast records.
 
@@ -197,7 +197,13 @@ def purge(
             silent = list(
                 conn.execute(
                     select(Contact.contact_ix)
-                    .where(Contact.tenant == tenant, Contact.last_inbound_at < cut)
+                    .where(
+                        Contact.tenant == tenant,
+                        # silent since the cut-off *and* known to us for that long (an
+                        # imported contact who never wrote has last_inbound_at = 0)
+                        Contact.last_inbound_at < cut,
+                        Contact.created_at < cut,
+                    )
                     .limit(_BATCH)
                 ).scalars()
             )
