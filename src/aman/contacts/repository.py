@@ -74,16 +74,7 @@ class ContactRepository:
             .where(Contact.tenant == tenant, Contact.contact_ix == contact_ix)
             .values(objected_at=now if objected else None)
         )
-        conn.execute(
-            insert(ConsentEvent).values(
-                tenant=tenant,
-                contact_ix=contact_ix,
-                purpose="automation",
-                granted=not objected,
-                source=source[:64],
-                at=now,
-            )
-        )
+        _consent(conn, tenant, contact_ix, "automation", not objected, source, now)
 
     def set_opt_out(
         self,
@@ -101,13 +92,26 @@ class ContactRepository:
             .where(Contact.tenant == tenant, Contact.contact_ix == contact_ix)
             .values(opted_out=opted_out, opted_out_at=now if opted_out else None)
         )
-        conn.execute(
-            insert(ConsentEvent).values(
-                tenant=tenant,
-                contact_ix=contact_ix,
-                purpose="messaging",
-                granted=not opted_out,
-                source=source[:64],
-                at=now,
-            )
+        _consent(conn, tenant, contact_ix, "messaging", not opted_out, source, now)
+
+
+def _consent(
+    conn: Connection,
+    tenant: str,
+    contact_ix: str,
+    purpose: str,
+    granted: bool,
+    source: str,
+    now: float,
+) -> None:
+    """Append the proof of a customer's decision (UU PDP): purpose, choice, source, time."""
+    conn.execute(
+        insert(ConsentEvent).values(
+            tenant=tenant,
+            contact_ix=contact_ix,
+            purpose=purpose,
+            granted=granted,
+            source=source[:64],
+            at=now,
         )
+    )

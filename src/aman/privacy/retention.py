@@ -20,7 +20,7 @@ Each run deletes in bounded batches and writes one audit entry with the counts.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, delete, select
 
@@ -59,6 +59,12 @@ class RetentionReport:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+def _delete(engine: Engine, stmt: Any) -> int:
+    """Run one DELETE in a transaction of its own; how many rows went."""
+    with engine.begin() as conn:
+        return max(int(conn.execute(stmt).rowcount or 0), 0)
 
 
 def _purge_ids(engine: Engine, ids_query: object, model: type, extra: object = None) -> int:
@@ -141,56 +147,38 @@ def purge(
         )
     if policy.conversations:
         cut = now - policy.conversations * DAY
-        with engine.begin() as conn:
-            rep.add(
-                "conversations",
-                max(
-                    int(
-                        conn.execute(
-                            delete(Conversation).where(
-                                Conversation.tenant == tenant,
-                                Conversation.updated_at < cut,
-                                Conversation.mode == "bot",
-                            )
-                        ).rowcount
-                        or 0
-                    ),
-                    0,
-                ),
-            )
-    with engine.begin() as conn:  # expired verification links are useless after a day
         rep.add(
-            "verify_tokens",
-            max(
-                int(
-                    conn.execute(
-                        delete(VerifyToken).where(
-                            VerifyToken.tenant == tenant, VerifyToken.expires_at < now - DAY
-                        )
-                    ).rowcount
-                    or 0
+            "conversations",
+            _delete(
+                engine,
+                delete(Conversation).where(
+                    Conversation.tenant == tenant,
+                    Conversation.updated_at < cut,
+                    Conversation.mode == "bot",
                 ),
-                0,
             ),
         )
+    rep.add(
+        "verify_tokens",
+        _delete(
+            engine,
+            delete(VerifyToken).where(
+                VerifyToken.tenant == tenant, VerifyToken.expires_at < now - DAY
+            ),
+        ),
+    )  # expired verification links are useless after a day
     if policy.campaign_recipients:
         cut = now - policy.campaign_recipients * DAY
-        with engine.begin() as conn:
-            rep.add(
-                "campaign_recipients",
-                max(
-                    int(
-                        conn.execute(
-                            delete(CampaignRecipientRow).where(
-                                CampaignRecipientRow.tenant == tenant,
-                                CampaignRecipientRow.queued_at < cut,
-                            )
-                        ).rowcount
-                        or 0
-                    ),
-                    0,
+        rep.add(
+            "campaign_recipients",
+            _delete(
+                engine,
+                delete(CampaignRecipientRow).where(
+                    CampaignRecipientRow.tenant == tenant,
+                    CampaignRecipientRow.queued_at < cut,
                 ),
-            )
+            ),
+        )
     if policy.contacts and rights is not None:
         cut = now - policy.contacts * DAY
         with engine.connect() as conn:
