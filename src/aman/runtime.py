@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -222,13 +223,13 @@ class Runtime:
             )
             self._tasks.append(asyncio.create_task(self.listener.run(self._stop)))
 
-    def _observe(self, parsed: ParsedWebhook, now: float) -> None:
+    def _observe(self, parsed: ParsedWebhook, contacts: Sequence[str], now: float) -> None:
         """Feed the anomaly detectors (cheap; text scanning is queued)."""
         observe_webhook(
             self.monitor,
             self.settings.tenant,
             parsed,
-            self.vault.contact_index,
+            contacts,
             now,
             own_domains=self.settings.allowed_domains,
         )

@@ -13,17 +13,38 @@ Scoring (deliberately simple so it can be audited):
    caller can route the chat to the fraud desk.
 4. ``score = 1 - prod(1 - w)`` (noisy-OR).  ``phishing`` when score >= 0.70,
    ``suspicious`` when score >= 0.40, otherwise ``benign``.
+
+Fast path (exact, for speed only): most customer messages carry no link and hit
+no signal.  Before the full analysis, ``scan`` checks that cheaply: no link, no
+fraud-report marker, and none of the text-signal or secret-request regexes of
+:mod:`aman.guard.text` matches any clause (a literal pre-filter,
+:class:`aman.guard.prefilter.LiteralGate`, rules out most regexes without running
+them).  Then every reason list would be empty and the verdict is ``benign`` with
+score 0, exactly what the full analysis returns.  A new kind of text check in
+``text_signals`` must be added to ``_TEXT_RULES`` below (the test comparing both
+paths on the corpus guards this).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from aman.guard.prefilter import LiteralGate
 from aman.guard.reasons import Reason, merge_reasons, noisy_or
 from aman.guard.tables import KNOWN_GOOD
-from aman.guard.text import is_fraud_report, text_signals
+from aman.guard.text import (
+    _REPORT_MARKERS,
+    _REQUEST_PATTERNS,
+    _SIGNALS,
+    _ZERO_WIDTH,
+    _clauses,
+    is_fraud_report,
+    normalize_text,
+    text_signals,
+)
 from aman.guard.urls import analyze_url, extract_urls
 
 __all__ = [
@@ -44,6 +65,9 @@ REPORT_DAMPING = 0.15
 # WhatsApp text messages are at most 4096 characters; anything beyond this bound is
 # not analysed (the reason ``truncated`` says so).
 MAX_SCAN_CHARS = 20_000
+
+# Every regex whose match can make ``text_signals`` report a reason (the fast path).
+_TEXT_RULES = LiteralGate([*(signal.pattern for signal in _SIGNALS), *_REQUEST_PATTERNS])
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +98,37 @@ def _label(score: float) -> VerdictLabel:
     return "benign"
 
 
+def _normal_already(body: str) -> bool:
+    """Does the first step of ``normalize_text`` (before links are found) keep ``body``?"""
+    return body.isascii() or unicodedata.normalize("NFKC", body).translate(_ZERO_WIDTH) == body
+
+
+def _nothing_to_find(body: str) -> bool:
+    """True only when the full analysis of ``body`` would produce no reason at all."""
+    norm = normalize_text(body)  # what text_signals and is_fraud_report look at
+    if "linkurl" in norm or _REPORT_MARKERS.search(norm):
+        return False
+    # normalize_text looks for links after NFKC and dropping zero-width characters;
+    # where those leave the text as it is, no "linkurl" above already means no link.
+    if not _normal_already(body) and extract_urls(body):
+        return False
+    candidates = _TEXT_RULES.candidates(norm)
+    if not candidates:
+        return True
+    clauses = _clauses(norm)  # text signals and secret requests match clause by clause
+    return not any(rule.search(clause) for rule in candidates for clause in clauses)
+
+
 def scan(text: str, own_domains: Sequence[str] = ()) -> Verdict:
     """Classify one customer message (or a bare URL) without any network access."""
     if not isinstance(text, str):
         raise TypeError("scan() needs the message as str")
+    if len(text) <= MAX_SCAN_CHARS and _nothing_to_find(text):
+        return Verdict(text=text, verdict="benign", score=0.0, reasons=[], details=[])
+    return _full_scan(text, own_domains)
+
+
+def _full_scan(text: str, own_domains: Sequence[str]) -> Verdict:
     body = text[:MAX_SCAN_CHARS]
     url_reasons: list[Reason] = []
     untrusted_link = False

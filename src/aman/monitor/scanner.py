@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aman.guard import Verdict, is_fraud_report, scan
+from aman.guard import Verdict, scan
 
 __all__ = ["ScanJob", "TextScanner"]
 
@@ -54,7 +54,8 @@ class TextScanner:
     def process(self, job: ScanJob) -> None:
         """Scan one text and hand the result over (any thread)."""
         verdict = scan(job.text, job.own_domains)
-        self._handle(job, verdict, is_fraud_report(job.text))
+        # scan() already asked is_fraud_report (reason "fraud_report"): no second pass.
+        self._handle(job, verdict, "fraud_report" in verdict.reasons)
         self.scanned += 1
 
     def drain(self) -> int:

@@ -2,8 +2,9 @@
 
 ``observe_webhook`` turns one parsed webhook into monitor events (messages,
 texts, delivery statuses, quality updates); call it from ingest after the durable
-write.  ``GatedBot`` wraps any bot so a quarantined contact gets no bot replies and
-a throttled one at most its per-minute budget; it needs no change in the inbox
+write, with the blind index ingest already computed for each message.
+``GatedBot`` wraps any bot so a quarantined contact gets no bot replies and a
+throttled one at most its per-minute budget; it needs no change in the inbox
 worker (the opt-out keyword STOP still works: the worker handles it itself).
 """
 
@@ -25,15 +26,17 @@ def observe_webhook(
     monitor: Monitor,
     tenant: str,
     parsed: ParsedWebhook,
-    contact_index: Callable[[str], str],
+    contacts: Sequence[str],
     now: float,
     *,
     own_domains: Sequence[str] = (),
     texts: bool = True,
 ) -> None:
-    """Report everything in ``parsed`` to the monitor (cheap; scanning is queued)."""
-    for msg in parsed.messages:
-        ix = contact_index(msg.wa_id)
+    """Report everything in ``parsed`` to the monitor (cheap; scanning is queued).
+
+    ``contacts[i]`` is the contact_ix (blind index) of ``parsed.messages[i]``.
+    """
+    for msg, ix in zip(parsed.messages, contacts, strict=True):
         monitor.inbound_message(tenant, msg.phone_number_id, ix, now)
         if texts and msg.text:
             monitor.inbound_text(tenant, ix, msg.text, own_domains, now)

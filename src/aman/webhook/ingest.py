@@ -26,18 +26,18 @@ from aman.storage.groupcommit import GroupCommitter
 from aman.storage.models import Inbox, StatusEvent, WebhookEvent
 from aman.storage.sql import insert_ignore
 from aman.storage.vault import Vault
-from aman.webhook.parser import WebhookShapeError
+from aman.webhook.parser import STATUS_RANK, WebhookShapeError, replaces_below
 from aman.webhook.types import InboundMessage, ParsedWebhook, StatusUpdate
 
-__all__ = ["CALLBACK_PREFIX", "FAILED_RANK", "STATUS_RANK", "IngestBatch", "Ingestor"]
+__all__ = ["CALLBACK_PREFIX", "IngestBatch", "Ingestor", "Observer"]
 
 log = logging.getLogger(__name__)
 CALLBACK_PREFIX = "aman:"
-# Delivery progress; a status only ever raises the rank.  "failed" can only
-# replace a status below "read" (a message that was read did not fail).
-STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "played": 4, "deleted": 8, "failed": 9}
-FAILED_RANK = STATUS_RANK["failed"]
-READ_RANK = STATUS_RANK["read"]
+# Sees each stored webhook after its commit: (parsed, contact_ix of each message, now).
+Observer = Callable[[ParsedWebhook, Sequence[str], float], None]
+
+# Delivery progress (webhook.parser.STATUS_RANK): a status only ever raises the rank,
+# and "failed" only replaces a status below "read"; :below is replaces_below(status).
 
 _APPLY_BY_REF = text(
     """
@@ -50,7 +50,7 @@ _APPLY_BY_REF = text(
       settled_by = CASE WHEN state = 'uncertain' THEN 'status' ELSE settled_by END,
       sent_at = COALESCE(sent_at, :now),
       state = CASE WHEN state IN ('sending', 'uncertain', 'todo') THEN 'sent' ELSE state END
-    WHERE ref = :ref AND status_rank < :rank AND (:rank <> 9 OR status_rank < 3)
+    WHERE ref = :ref AND status_rank < :below
     """
 )
 _APPLY_BY_WAMID = text(
@@ -60,7 +60,7 @@ _APPLY_BY_WAMID = text(
       status_rank = :rank,
       error_code = COALESCE(:error_code, error_code),
       error_title = COALESCE(:error_title, error_title)
-    WHERE wamid = :wamid AND status_rank < :rank AND (:rank <> 9 OR status_rank < 3)
+    WHERE wamid = :wamid AND status_rank < :below
     """
 )
 
@@ -111,7 +111,7 @@ class Ingestor:
         dialect: str,
         queue_limit: int = 20000,
         on_inbox: Callable[[], None] | None = None,
-        observer: Callable[[ParsedWebhook, float], None] | None = None,
+        observer: Observer | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._vault = vault
@@ -144,7 +144,9 @@ class Ingestor:
             await self.committer.submit(batch)
         if self._observer is not None:
             try:
-                self._observer(parsed, self._clock())
+                # The rows' blind indexes, so the observer need not compute them again.
+                contacts = [row["contact_ix"] for row in batch.inbox]
+                self._observer(parsed, contacts, self._clock())
             except Exception:
                 log.exception("webhook observer failed")
 
@@ -252,6 +254,7 @@ class Ingestor:
         params = {
             "status": status,
             "rank": rank,
+            "below": replaces_below(status),
             "error_code": code,
             "error_title": _col(error.title, 200) if error else None,
             "wamid": wamid,

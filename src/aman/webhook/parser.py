@@ -37,6 +37,7 @@ __all__ = [
     "WebhookShapeError",
     "parse_webhook",
     "parse_webhook_bytes",
+    "replaces_below",
     "status_advances",
 ]
 
@@ -521,11 +522,27 @@ def parse_webhook_bytes(raw: bytes) -> ParsedWebhook:
 # ------------------------------------------------------------------ status order
 
 STATUS_RANK: Final[Mapping[str, int]] = MappingProxyType(
-    {"sent": 1, "delivered": 2, "read": 3, "played": 4, "deleted": 5, "failed": 6}
+    {"sent": 1, "delivered": 2, "read": 3, "played": 4, "deleted": 8, "failed": 9}
 )
-"""Progress order of outbound statuses; unknown statuses rank 0."""
+"""Progress order of outbound statuses; unknown statuses rank 0.
+
+The single definition of status order: ``status_advances`` below and the rank
+guard of ingest's ``UPDATE outbox`` (via :func:`replaces_below`) both use it.  The
+numbers are stored in ``outbox.status_rank``: keep existing ones unchanged.
+"""
 
 _READ_RANK: Final = STATUS_RANK["read"]
+
+
+def replaces_below(status: str) -> int:
+    """``status`` replaces a stored status only if that one ranks below this number.
+
+    ``failed`` replaces only statuses below ``read`` (a message that was read did not
+    fail); any other known status replaces those ranked below itself; unknown
+    statuses rank 0 and so replace nothing that has a rank.
+    """
+    rank = STATUS_RANK.get(status, 0)
+    return min(rank, _READ_RANK) if status == "failed" else rank
 
 
 def status_advances(current: str | None, new: str) -> bool:
@@ -550,12 +567,9 @@ def status_advances(current: str | None, new: str) -> bool:
         return True
     cur = current.lower()
     nxt = new.lower()
-    if cur == nxt or cur == "failed":
+    if cur == nxt:
         return False
     cur_rank = STATUS_RANK.get(cur, 0)
-    if nxt == "failed":
-        return cur_rank < _READ_RANK
-    new_rank = STATUS_RANK.get(nxt, 0)
-    if new_rank == 0:
+    if nxt not in STATUS_RANK:
         return cur_rank == 0
-    return new_rank > cur_rank
+    return cur_rank < replaces_below(nxt)
