@@ -19,6 +19,7 @@ Each run deletes in bounded batches and writes one audit entry with the counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -67,17 +68,22 @@ def _delete(engine: Engine, stmt: Any) -> int:
         return max(int(conn.execute(stmt).rowcount or 0), 0)
 
 
-def _purge_ids(engine: Engine, ids_query: object, model: type, extra: object = None) -> int:
+def _purge_ids(
+    engine: Engine,
+    ids_query: Any,
+    model: Any,
+    children: Callable[[list[int]], Any] | None = None,
+) -> int:
     """Delete rows of ``model`` whose ids ``ids_query`` selects, in batches."""
     total = 0
     while True:
         with engine.begin() as conn:
-            ids = list(conn.execute(ids_query.limit(_BATCH)).scalars())  # type: ignore[attr-defined]
+            ids = list(conn.execute(ids_query.limit(_BATCH)).scalars())
             if not ids:
                 return total
-            if extra is not None:
-                conn.execute(extra(ids))  # type: ignore[operator]
-            conn.execute(delete(model).where(model.id.in_(ids)))  # type: ignore[attr-defined]
+            if children is not None:  # rows that point at these (deleted first)
+                conn.execute(children(ids))
+            conn.execute(delete(model).where(model.id.in_(ids)))
         total += len(ids)
         if len(ids) < _BATCH:
             return total
