@@ -233,3 +233,43 @@ def test_retention_policy_refuses_bad_settings() -> None:
     for bad in ("messages=3", "mesages=30", "messages=abc", "messages", "statuses=-1"):
         with pytest.raises(ValueError, match="AMAN_RETENTION"):
             RetentionPolicy.parse(bad)
+
+
+async def test_with_a_separate_keystore_an_old_backup_cannot_be_read(tmp_path: Path) -> None:
+    """Crypto-shredding reaches backups when contact keys live in their own database."""
+    import sqlite3
+
+    keystore = f"sqlite:///{tmp_path / 'keys.db'}"
+    overrides = {"keystore_url": keystore, "erasure_grace": 0.0}
+    async with DemoStack(tmp_path, bot="bank", settings_overrides=overrides) as st:
+        rt = st.runtime
+        await _say(st, PHONE, "halo selamat pagi")
+        ix = rt.vault.contact_index(PHONE)
+        # No contact key sits beside the data it protects.
+        assert _rows(st, "select count(*) from data_keys where purpose = 'contact'") == [(0,)]
+        backup = tmp_path / "backup.db"
+        with sqlite3.connect(tmp_path / "aman.db") as src, sqlite3.connect(backup) as dst:
+            src.backup(dst)
+        rt.rights.erase("staff:ani", ix)
+
+    # Restore the backup: its rows are all there, but the contact's key is gone for good.
+    engine = make_engine(f"sqlite:///{backup}")
+    keys = make_engine(keystore)
+    try:
+        restored = Vault.open_or_create(engine, "default", rt.vault.master_key, keys)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(m.Inbox.wamid, m.Inbox.payload_enc).where(m.Inbox.contact_ix == ix)
+            ).all()
+            wa_blob = conn.execute(
+                select(m.Contact.wa_id_enc).where(m.Contact.contact_ix == ix)
+            ).scalar_one()
+        assert rows
+        for wamid, blob in rows:
+            with pytest.raises(KeyDestroyedError):
+                restored.open("inbox", "payload", wamid, blob)
+        with pytest.raises(KeyDestroyedError):
+            restored.open("contacts", "wa_id", ix, wa_blob)
+    finally:
+        engine.dispose()
+        keys.dispose()

@@ -126,6 +126,7 @@ class Settings:
     # Data protection (UU PDP): days kept per data class, and the time a customer has
     # to cancel an erasure requested in chat before it runs.
     retention: str = DEFAULT_RETENTION
+    keystore_url: str = ""  # contact keys in another database (crypto-shredding vs backups)
     erasure_grace: float = 3600.0
     # Set only by the embedded demo: the simulator behind the /simulator phone page.
     demo_simulator_url: str = ""
@@ -171,6 +172,7 @@ class Settings:
             argon2_time_cost=_int(env, "AMAN_ARGON2_TIME_COST", 3, low=2, high=20),
             public_url=(env.get("AMAN_PUBLIC_URL", "") or "http://127.0.0.1:8080").rstrip("/"),
             retention=_retention(env.get("AMAN_RETENTION", "") or DEFAULT_RETENTION),
+            keystore_url=env.get("AMAN_KEYSTORE_URL", ""),
             erasure_grace=_float(env, "AMAN_ERASURE_GRACE", 3600.0, low=0.0, high=72 * 3600.0),
             allowed_domains=tuple(
                 d.strip().lower()

@@ -46,7 +46,7 @@ from aman.storage import workers
 from aman.storage.db import dialect_of, make_engine
 from aman.storage.migrate import upgrade
 from aman.storage.notify import PgListener
-from aman.storage.vault import Vault
+from aman.storage.vault import Vault, open_keystore
 from aman.verify.service import VerificationService
 from aman.webhook.ingest import Ingestor
 from aman.webhook.types import ParsedWebhook
@@ -98,7 +98,8 @@ class Runtime:
         self._inbox_repo = InboxRepository(self.dialect)
         self._outbox_repo = OutboxRepository(self.dialect)
         upgrade(self.engine)
-        self.vault = Vault.open_or_create(self.engine, s.tenant, master)
+        keystore = open_keystore(s.keystore_url)
+        self.vault = Vault.open_or_create(self.engine, s.tenant, master, keystore)
         self.audit = AuditService(
             master, witness=Path(s.audit_witness) if s.audit_witness else None
         )
@@ -123,7 +124,7 @@ class Runtime:
             wake_worker=self._wake_worker,
             on_failure=self.monitor.verification_failed,
         )
-        vaults = VaultCache(self.engine, master)
+        vaults = VaultCache(self.engine, master, keystore)
         vaults.add(self.vault)
         self.accounts = Accounts(
             self.engine,

@@ -70,9 +70,10 @@ class AccountsConfig:
 class VaultCache:
     """One ``Vault`` per tenant, opened (or created) on first use."""
 
-    def __init__(self, engine: Engine, master_key: bytes) -> None:
+    def __init__(self, engine: Engine, master_key: bytes, keystore: Engine | None = None) -> None:
         self._engine = engine
         self._master = master_key
+        self._keystore = keystore
         self._vaults: dict[str, Vault] = {}
         self._lock = threading.Lock()
 
@@ -84,7 +85,7 @@ class VaultCache:
         with self._lock:
             vault = self._vaults.get(tenant)
             if vault is None:
-                vault = Vault.open_or_create(self._engine, tenant, self._master)
+                vault = Vault.open_or_create(self._engine, tenant, self._master, self._keystore)
                 self._vaults[tenant] = vault
             return vault
 

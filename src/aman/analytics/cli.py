@@ -56,7 +56,7 @@ def _analytics(args: argparse.Namespace) -> int:
     from aman.config import Settings
     from aman.storage.db import make_engine
     from aman.storage.migrate import upgrade
-    from aman.storage.vault import Vault
+    from aman.storage.vault import Vault, open_keystore
 
     try:
         zone = ZoneInfo(args.tz)
@@ -81,7 +81,10 @@ def _analytics(args: argparse.Namespace) -> int:
     try:
         upgrade(engine)
         vault = Vault.open_or_create(
-            engine, args.tenant or settings.tenant, settings.master_key_bytes()
+            engine,
+            args.tenant or settings.tenant,
+            settings.master_key_bytes(),
+            open_keystore(settings.keystore_url),
         )
         report = analytics_report(
             engine, vault, start, end, tz=args.tz, phone_number_id=args.number, classify=classify

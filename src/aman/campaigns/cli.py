@@ -34,7 +34,7 @@ def _context(args: argparse.Namespace) -> tuple[CampaignContext, float]:
     from aman.config import Settings
     from aman.storage.db import make_engine
     from aman.storage.migrate import upgrade
-    from aman.storage.vault import Vault
+    from aman.storage.vault import Vault, open_keystore
 
     settings = Settings.from_env()
     master = settings.master_key_bytes()
@@ -43,7 +43,9 @@ def _context(args: argparse.Namespace) -> tuple[CampaignContext, float]:
     tenant = args.tenant or settings.tenant
     witness = Path(settings.audit_witness) if settings.audit_witness else None
     ctx = CampaignContext(
-        engine, Vault.open_or_create(engine, tenant, master), AuditService(master, witness=witness)
+        engine,
+        Vault.open_or_create(engine, tenant, master, open_keystore(settings.keystore_url)),
+        AuditService(master, witness=witness),
     )
     return ctx, settings.send_rate
 

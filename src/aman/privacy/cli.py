@@ -23,12 +23,14 @@ def _open() -> tuple[DataRights, Engine, Settings]:
     from aman.privacy.rights import DataRights
     from aman.storage.db import make_engine
     from aman.storage.migrate import upgrade
-    from aman.storage.vault import Vault
+    from aman.storage.vault import Vault, open_keystore
 
     settings = Settings.from_env()
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    vault = Vault.open_or_create(engine, settings.tenant, settings.master_key_bytes())
+    vault = Vault.open_or_create(
+        engine, settings.tenant, settings.master_key_bytes(), open_keystore(settings.keystore_url)
+    )
     witness = settings.audit_witness
     audit = AuditService(vault.master_key, witness=Path(witness) if witness else None)
     rights = DataRights(engine, vault, audit, erasure_grace=settings.erasure_grace)

@@ -17,13 +17,15 @@ def _open() -> tuple[Vault, Engine, str]:
     from aman.config import Settings
     from aman.storage.db import make_engine
     from aman.storage.migrate import upgrade
-    from aman.storage.vault import Vault
+    from aman.storage.vault import Vault, open_keystore
 
     settings = Settings.from_env()
     master = settings.master_key_bytes()
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    return Vault.open_or_create(engine, settings.tenant, master), engine, settings.audit_witness
+    keystore = open_keystore(settings.keystore_url)
+    vault = Vault.open_or_create(engine, settings.tenant, master, keystore)
+    return vault, engine, settings.audit_witness
 
 
 def _rotate(args: argparse.Namespace) -> int:

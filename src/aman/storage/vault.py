@@ -31,7 +31,7 @@ from aman.storage.db import make_reader
 from aman.storage.models import DataKeyRow
 from aman.storage.sql import insert_ignore
 
-__all__ = ["CONTACT_KEY_PREFIX", "Vault"]
+__all__ = ["CONTACT_KEY_PREFIX", "Vault", "open_keystore"]
 
 _KEYS_LOCK = 0x6B657973  # advisory lock id for creating the first key ("keys")
 CONTACT_KEY_PREFIX = "ck:"
@@ -49,10 +49,15 @@ class Vault:
         master_key: bytes,
         keyring: crypto.Keyring,
         engine: Engine | None = None,
+        keystore: Engine | None = None,
     ) -> None:
         self.tenant = tenant
         self._master_key = master_key
         self._engine = engine
+        # Contact keys live in the keystore: the data database unless AMAN_KEYSTORE_URL
+        # names another one (whose backups are kept shorter than the erasure deadline).
+        self._keys = keystore or engine
+        self._separate = keystore is not None and keystore is not engine
         self.keyring = keyring
         self._index = blind_index.BlindIndex(
             blind_index.derive_tenant_key(master_key, tenant, "contact-index")
@@ -60,11 +65,12 @@ class Vault:
         self._lock = threading.RLock()
         self._contacts: OrderedDict[str, str] = OrderedDict()  # blind index -> key id (LRU)
         self._destroyed_seen = 0.0
-        self._reader = make_reader(engine) if engine is not None else None
-        if engine is not None and engine not in _LISTENED:
-            event.listen(engine, "commit", _on_commit)
-            event.listen(engine, "rollback", _on_rollback)
-            _LISTENED.add(engine)
+        self._reader = make_reader(self._keys) if self._keys is not None else None
+        for eng in {e for e in (engine, self._keys) if e is not None}:
+            if eng not in _LISTENED:
+                event.listen(eng, "commit", _on_commit)
+                event.listen(eng, "rollback", _on_rollback)
+                _LISTENED.add(eng)
 
     @property
     def master_key(self) -> bytes:
@@ -72,7 +78,9 @@ class Vault:
 
     # -- key management -------------------------------------------------
     @classmethod
-    def open_or_create(cls, engine: Engine, tenant: str, master_key: bytes) -> Vault:
+    def open_or_create(
+        cls, engine: Engine, tenant: str, master_key: bytes, keystore: Engine | None = None
+    ) -> Vault:
         """Load the tenant's wrapped data keys, creating the first one if none exist."""
         provider = crypto.LocalKeyProvider(master_key)
         with engine.begin() as conn:
@@ -82,7 +90,7 @@ class Vault:
             if keyring is None:
                 keyring = crypto.Keyring.generate()
                 _store(conn, tenant, provider, keyring, keyring.active_key_id)
-        return cls(tenant, master_key, keyring, engine)
+        return cls(tenant, master_key, keyring, engine, keystore)
 
     def refresh(self) -> bool:
         """Reload keys from the database (after a rotation by another process).
@@ -94,6 +102,7 @@ class Vault:
         provider = crypto.LocalKeyProvider(self._master_key)
         with self._engine.connect() as conn:
             keyring = _load(conn, self.tenant, provider)
+        with (self._reader or self._engine).connect() as conn:
             destroyed = conn.execute(
                 select(DataKeyRow.key_id, DataKeyRow.destroyed_at).where(
                     DataKeyRow.tenant == self.tenant,
@@ -141,15 +150,15 @@ class Vault:
             if kid is not None:
                 self._contacts.move_to_end(contact_ix)
                 return kid
-        if conn is not None:
+        if conn is not None and not self._separate:
             pending: dict[tuple[int, str], str] = conn.info.get(_PENDING, {})
             kid = pending.get((id(self), contact_ix))
             if kid is not None:
                 return kid
             return self._load_or_create(conn, contact_ix)
-        if self._engine is None:  # a vault without a database (unit tests): memory only
+        if self._keys is None:  # a vault without a database (unit tests): memory only
             return self._remember(contact_ix, self._new_contact_key())
-        with self._engine.begin() as own:
+        with self._keys.begin() as own:
             return self._load_or_create(own, contact_ix)
 
     def ensure_contact_keys(
@@ -160,14 +169,17 @@ class Vault:
             missing = {ix for ix in contact_ixs if ix not in self._contacts}
         if not missing:
             return
-        if conn is None:
-            if self._engine is None:
+        if conn is None or self._separate:
+            if self._keys is None:
                 for ix in missing:
                     self.contact_key(ix)
                 return
-            with self._engine.begin() as own:
-                self.ensure_contact_keys(missing, own)
+            with self._keys.begin() as own:
+                self._ensure_in(own, missing)
             return
+        self._ensure_in(conn, missing)
+
+    def _ensure_in(self, conn: Connection, missing: set[str]) -> None:
         pending: dict[tuple[int, str], str] = conn.info.get(_PENDING, {})
         missing = {ix for ix in missing if (id(self), ix) not in pending}
         todo = sorted(missing)
@@ -200,8 +212,16 @@ class Vault:
 
         The wrapped key is overwritten and the subject cleared (a tombstone row
         stays, so reads fail with :class:`~aman.security.crypto.KeyDestroyedError`).
-        Other processes drop their copy on their next :meth:`refresh`.
+        Other processes drop their copy on their next :meth:`refresh`.  With a
+        separate keystore the key is destroyed in a transaction of its own, before
+        ``conn`` commits (a failed erasure is retried; its rows are unreadable anyway).
         """
+        if self._separate and self._keys is not None:
+            with self._keys.begin() as kconn:
+                return self._shred(kconn, contact_ix, now)
+        return self._shred(conn, contact_ix, now)
+
+    def _shred(self, conn: Connection, contact_ix: str, now: float) -> list[str]:
         kids = [
             str(r[0])
             for r in conn.execute(
@@ -290,7 +310,7 @@ class Vault:
                 )
             ).one()
             return self._adopt(winner)
-        if conn.in_transaction() and self._engine is not None:
+        if conn.in_transaction() and self._keys is not None:
             conn.info.setdefault(_PENDING, {})[(id(self), contact_ix)] = key.key_id
             conn.info.setdefault(_PENDING + ":vaults", {})[id(self)] = self
             return key.key_id
@@ -442,3 +462,25 @@ def _on_rollback(conn: Connection) -> None:
         pending, vaults = _pending_of(conn)
         for vault in vaults.values():
             vault._settle(pending, committed=False)
+
+
+_KEYSTORES: dict[str, Engine] = {}
+_KEYSTORES_LOCK = threading.Lock()
+
+
+def open_keystore(url: str) -> Engine | None:
+    """The engine of ``AMAN_KEYSTORE_URL`` (None: contact keys stay in the data database).
+
+    One engine per URL and process; its ``data_keys`` table is created on first use.
+    """
+    if not url:
+        return None
+    from aman.storage.db import make_engine
+
+    with _KEYSTORES_LOCK:
+        engine = _KEYSTORES.get(url)
+        if engine is None:
+            engine = make_engine(url, pool_size=2)
+            DataKeyRow.metadata.create_all(engine, tables=[DataKeyRow.__table__])  # type: ignore[list-item]
+            _KEYSTORES[url] = engine
+        return engine
