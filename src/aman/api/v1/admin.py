@@ -1,4 +1,4 @@
-"""Staff users and API tokens of the caller's tenant (admins)."""
+"""Staff users, API tokens and the IP allowlist of the caller's tenant (admins)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from aman.api.v1.deps import Principal, runtime_of
+from aman.accounts import permissions as perms
+from aman.accounts.scope import require
+from aman.accounts.tenants import Tenant, address_allowed, parse_allowlist
+from aman.api.v1.deps import Principal, client_ip, runtime_of
+from aman.api.v1.problems import Problem
 
 __all__ = ["router"]
 
@@ -63,6 +67,26 @@ class CreatedTokenOut(BaseModel):
     secret: str = Field(description="shown once; store it now")
 
 
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    created_at: float
+    ip_allowlist: list[str] | None = Field(
+        description="networks (CIDR) staff and tokens may come from; null: any address"
+    )
+
+
+class AllowlistIn(BaseModel):
+    networks: list[str] = Field(
+        max_length=100, description="CIDRs or addresses; an empty list lifts the restriction"
+    )
+
+
+def _tenant(t: Tenant) -> TenantOut:
+    allow = list(t.ip_allowlist) if t.ip_allowlist else None
+    return TenantOut(id=t.id, name=t.name, created_at=t.created_at, ip_allowlist=allow)
+
+
 def _user(u: object) -> UserOut:
     return UserOut(**{k: getattr(u, k) for k in UserOut.model_fields})
 
@@ -110,3 +134,30 @@ def create_token(request: Request, scope: Principal, body: TokenIn) -> CreatedTo
 @router.delete("/tokens/{token_id}", response_model=TokenOut)
 def revoke_token(request: Request, scope: Principal, token_id: int) -> TokenOut:
     return _token(runtime_of(request).accounts.tokens.revoke(scope, token_id))
+
+
+@router.get("/tenant", response_model=TenantOut)
+def get_tenant(request: Request, scope: Principal) -> TenantOut:
+    """The caller's tenant and its IP allowlist (admins)."""
+    require(scope, perms.TENANT_MANAGE)
+    return _tenant(runtime_of(request).accounts.tenants.get(scope))
+
+
+@router.put("/tenant/ip-allowlist", response_model=TenantOut)
+def set_ip_allowlist(request: Request, scope: Principal, body: AllowlistIn) -> TenantOut:
+    """Restrict sign-ins, sessions and API tokens to these networks; audited.
+
+    A list that would shut out the caller's own address is refused (409), so an admin
+    cannot lock the tenant out by mistake; use the CLI from inside the network instead.
+    """
+    require(scope, perms.TENANT_MANAGE)
+    nets = parse_allowlist(body.networks)
+    if nets and not address_allowed(nets, client_ip(request)):
+        raise Problem(
+            409,
+            "the allowlist would lock you out",
+            "your own address is not in the new list; add it, or set the list with "
+            "`aman tenant allowlist` from inside the allowed network",
+        )
+    tenant = runtime_of(request).accounts.tenants.set_ip_allowlist(scope, list(nets) or None)
+    return _tenant(tenant)
