@@ -1,6 +1,6 @@
 """Broadcast benchmark: 100,000 recipients through ``aman serve`` to the Cloud API simulator.
 
-What it shows (results appended to bench/RESULTS.md between broadcast markers):
+What it shows (in the ``broadcast`` section of bench/RESULTS.md; the other sections are kept):
 
 - pacing: no one-second window of the simulator's receive times holds more than
   AMAN_SEND_RATE messages, and the average rate is within 2 % of it;
@@ -14,8 +14,11 @@ and settle sends that were in flight at the kill), ``aman serve`` (sender) and
 ``aman campaigns scheduler`` (materialises the broadcast a bounded lead ahead).
 Set-up (contacts import, template, segment, campaign) runs in this process.
 
-    python bench/broadcast_bench.py                      # 100,000 at 500/s, SQLite
-    python bench/broadcast_bench.py --recipients 5000 --rate 250   # a quick look
+    python -m bench.broadcast_bench                      # 100,000 at 500/s, SQLite
+    python -m bench.broadcast_bench --recipients 5000 --rate 250   # a quick look
+
+Niceness: only the ``nice -n`` prefix of each child (this process is not reniced),
+so every process gets ``--nice`` once.
 """
 
 from __future__ import annotations
@@ -39,9 +42,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):  # run as ``python bench/broadcast_bench.py``
+    sys.path.insert(0, str(ROOT))
+
+from bench.results import RESULTS, RunInfo, write_section  # noqa: E402
+
 PNID = "106540352242922"
-START_MARK = "<!-- broadcast-bench:start -->"
-END_MARK = "<!-- broadcast-bench:end -->"
 
 
 def free_port() -> int:
@@ -419,7 +425,6 @@ def analyse(
         "recipients": n,
         "rate": rate,
         "reconcile_seconds": args.reconcile,
-        "load_average": os.getloadavg(),
         "campaign": cid,
         "import_seconds": round(import_s, 1),
         "sent": len(messages),
@@ -464,16 +469,23 @@ def _rates(values: list[float]) -> str:
     )
 
 
-def write_results(result: dict[str, Any], path: Path, notes: str = "") -> None:
+def render_section(result: dict[str, Any], info: RunInfo, notes: str = "") -> str:
+    """The ``broadcast`` section of bench/RESULTS.md."""
     r = result
     ok_rate = r["max_in_any_1s_window"] <= r["rate"]
+    killed = (
+        f"- Both aman processes were SIGKILLed at {r['killed_at_sent']:,} messages sent and "
+        f"restarted after {r['outage_seconds']} s."
+        if r["killed_at_sent"] is not None
+        else "- **No kill happened** (the run ended before the kill point)."
+    )
     lines = [
-        START_MARK,
-        "## Broadcast: 100,000 recipients, paced, crash-safe (`bench/broadcast_bench.py`)",
+        f"## Broadcast: {r['recipients']:,} recipients, paced, crash-safe: "
+        "`bench/broadcast_bench.py`",
         "",
-        f"- Command: `python bench/broadcast_bench.py --recipients {r['recipients']} "
-        f"--rate {r['rate']:g}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}.",
+        *info.lines(),
+        f"- Machine: {os.cpu_count()} cores, Python {platform.python_version()}; niceness "
+        f"{r.get('nice', 0)} for every process (`nice -n` once per child).",
         "- aman serve (sender, AMAN_SEND_RATE as below) + `aman campaigns scheduler` "
         "(materialises the broadcast ≤ 10 s of sending ahead) on SQLite, "
         f"AMAN_RECONCILE_SECONDS={r['reconcile_seconds']:g}; "
@@ -481,8 +493,7 @@ def write_results(result: dict[str, Any], path: Path, notes: str = "") -> None:
         "after the crash), `--no-window`.",
         f"- Contacts: {r['recipients']:,} imported from CSV in {r['import_seconds']} s "
         "(validated, normalised, sealed, consent recorded).",
-        f"- Both aman processes were SIGKILLed at {r['killed_at_sent']:,} messages sent and "
-        f"restarted after {r['outage_seconds']} s.",
+        killed,
         "",
         "| check | measured | |",
         "|---|---|---|",
@@ -496,30 +507,23 @@ def write_results(result: dict[str, Any], path: Path, notes: str = "") -> None:
         f"{'met' if not r['duplicates'] and not r['skipped'] else '**missed**'} |",
         f"| flat memory: aman serve RSS after 10 % (min–max) | "
         f"{r['serve_rss_mib']['min']}–{r['serve_rss_mib']['max']} MiB; "
-        f"peaks {', '.join(str(p) for p in r['peak_rss_mib'])} MiB | |",
+        f"peak RSS per process (VmHWM) {', '.join(str(p) for p in r['peak_rss_mib'])} MiB | |",
         f"| scheduler RSS after 10 % (min–max) | {r['scheduler_rss_mib']['min']}–"
         f"{r['scheduler_rss_mib']['max']} MiB | |",
         "",
         f"Steady-state rate (middle 90 % of each stretch): "
         f"{_rates(r['steady_rate_per_stretch'])}; overall without the "
-        f"outage {r['average_rate_overall']}/s; wall time {r['wall_seconds']} s; load average "
-        f"at the end {', '.join(f'{x:.1f}' for x in r['load_average'])}; simulator "
+        f"outage {r['average_rate_overall']}/s; wall time {r['wall_seconds']} s; simulator "
         f"rejections {r['rejected']}; final outbox states {r['outbox_states']}.",
         *(["", notes] if notes else []),
-        END_MARK,
     ]
-    section = "\n".join(lines) + "\n"
-    text = path.read_text() if path.exists() else "# aman benchmark results\n"
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        text = head + section + rest.split(END_MARK, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    return "\n".join(lines) + "\n"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.broadcast_bench", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=500.0, help="AMAN_SEND_RATE")
     parser.add_argument("--kill-at", type=float, default=0.4, help="fraction sent at the kill")
@@ -531,7 +535,11 @@ def main() -> int:
         help="seconds to wait after the end for late resends (default: reconcile + 5)",
     )
     parser.add_argument("--timeout", type=float, default=3600.0)
-    parser.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"))
+    parser.add_argument(
+        "--results",
+        default=str(RESULTS),
+        help="markdown file whose broadcast section is rewritten (others are kept)",
+    )
     parser.add_argument("--json", default=str(ROOT / "bench" / "out" / "broadcast.json"))
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--nice", type=int, default=-10, help="nice value of the processes")
@@ -539,12 +547,16 @@ def main() -> int:
         "--reconcile", type=float, default=120.0, help="AMAN_RECONCILE_SECONDS for aman serve"
     )
     parser.add_argument("--every", type=int, default=20, help="progress line every N samples")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    info = RunInfo.start(parser.prog, argv)
     result = run(args)
+    info.finish()
+    result |= {"command": info.command, "code": info.code, "nice": args.nice,
+               "load_start": info.load_start, "load_end": info.load_end}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
-    write_results(result, Path(args.results))
+    write_section(Path(args.results), "broadcast", render_section(result, info))
     if not args.keep:
         shutil.rmtree(result["work_dir"], ignore_errors=True)
     ok = (

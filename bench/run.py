@@ -1,30 +1,30 @@
-"""``python -m bench.run [--quick]``: the whole benchmark in one run, summary in bench/RESULTS.md.
+"""``python -m bench.run [--quick]``: the main benchmark in one run, in bench/RESULTS.md.
 
 Order: ingest (bare, then aman web), echo (aman without and with read
 receipts), the pywa peer at the same rates, and finally overload at twice
 aman's measured sustained echo rate.  This process (the load generator) pins
 itself to the tool core; every server it starts is pinned with ``taskset``.
+Only the ``run`` section of bench/RESULTS.md is rewritten (``bench.results``);
+the sections of scaleout, broadcast and soak are kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
-import shlex
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import uvloop
 
 from bench.report import render
+from bench.results import RESULTS, RunInfo, write_section
 from bench.scenarios import BenchContext, EchoPlan, run_echo, run_ingest, run_overload
-from bench.servers import BenchSecrets, ProcessGroup
+from bench.servers import BenchSecrets, ProcessGroup, niceness
 from bench.stats import machine_facts
 
 log = logging.getLogger("bench")
@@ -71,25 +71,12 @@ def _digest(files: dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _code_version() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=BENCH_DIR.parent, timeout=10, check=False)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"],
-                               capture_output=True, text=True, cwd=BENCH_DIR.parent, timeout=10,
-                               check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    sha = head.stdout.strip() or "unknown"
-    return f"git {sha}" + (" + uncommitted changes in src/" if dirty.stdout.strip() else "")
-
-
 async def _run(args: argparse.Namespace, data: dict[str, Any]) -> None:
     plans = _plans(args.quick)
     out_dir = Path(args.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    with ProcessGroup(out_dir / "logs", server_cpu=args.server_cpu, tool_cpu=args.tool_cpu,
-                      nice=args.nice) as group:
+    with ProcessGroup(out_dir / "logs", server_cpu=args.server_cpu,
+                      tool_cpu=args.tool_cpu) as group:
         ctx = BenchContext(out_dir, group, BenchSecrets.generate(),
                            max_connections=args.max_connections)
         only = set(args.only.split(",")) if args.only else set(SCENARIOS)
@@ -111,21 +98,6 @@ async def _run(args: argparse.Namespace, data: dict[str, Any]) -> None:
                                                   max_drain_s=drain, based_on=best)
 
 
-_AUTOGROUP = Path("/proc/self/autogroup")
-
-
-def _autogroup_nice(nice: int) -> int | None:
-    """With autogroup scheduling, per-process nice only counts inside a session, so the
-    session's group (this benchmark's processes) gets the niceness too.  Returns the
-    group's previous niceness (to restore), None when autogroups are off."""
-    enabled = Path("/proc/sys/kernel/sched_autogroup_enabled")
-    if not (enabled.exists() and enabled.read_text().strip() == "1" and _AUTOGROUP.exists()):
-        return None
-    before = int(_AUTOGROUP.read_text().split()[-1])
-    _AUTOGROUP.write_text(f"{nice}\n")
-    return before
-
-
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -135,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short steps (about 3 minutes)")
     parser.add_argument("--only", default="", help=f"comma list of {', '.join(SCENARIOS)}")
     parser.add_argument("--out", default=str(BENCH_DIR / "out"), help="raw JSON and logs")
-    parser.add_argument("--results", default=str(BENCH_DIR / "RESULTS.md"),
-                        help="markdown summary to (over)write")
+    parser.add_argument("--results", default=str(RESULTS),
+                        help="markdown file whose run section is rewritten (others are kept)")
     parser.add_argument("--server-cpu", type=int, default=0, help="core of the server under test")
     parser.add_argument("--tool-cpu", type=int, default=1, help="core of generator + simulator")
     parser.add_argument("--max-connections", type=int, default=256,
@@ -155,21 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     if cores < 2 or max(args.server_cpu, args.tool_cpu) >= cores:
         parser.error(f"needs two cores to pin server and generator apart; this machine has {cores}")
     os.sched_setaffinity(0, {args.tool_cpu})
-    group_nice_before = None
-    if args.nice:
-        try:
-            os.nice(args.nice)
-            group_nice_before = _autogroup_nice(args.nice)
-        except PermissionError:
-            parser.error("a negative --nice needs root")
+    info = RunInfo.start("python -m bench.run", argv)
     signal.signal(signal.SIGTERM, _terminate)
-    started = time.monotonic()
     src_before = _src_files()
     data: dict[str, Any] = {
-        "command": "python -m bench.run " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "command": info.command,
         "mode": "quick" if args.quick else "full",
         "machine": machine_facts(),
-        "code": _code_version(),
+        "code": info.code,
         "src_digest": _digest(src_before),
         "server_cpu": args.server_cpu,
         "tool_cpu": args.tool_cpu,
@@ -177,19 +142,23 @@ def main(argv: list[str] | None = None) -> int:
         "errors": [],
     }
     code = 0
-    try:
-        uvloop.run(_run(args, data))
-    except KeyboardInterrupt:
-        data["errors"].append("interrupted")
-        code = 130
-    except Exception as exc:
-        log.exception("benchmark failed")
-        data["errors"].append(f"{type(exc).__name__}: {exc}")
-        code = 1
-    finally:
-        if group_nice_before is not None:
-            _AUTOGROUP.write_text(f"{group_nice_before}\n")
-    data["elapsed_s"] = time.monotonic() - started
+    with contextlib.ExitStack() as stack:
+        try:
+            # Only here: the servers inherit it (ProcessGroup adds no ``nice`` prefix).
+            stack.enter_context(niceness(args.nice))
+        except PermissionError:
+            parser.error("a negative --nice needs root")
+        try:
+            uvloop.run(_run(args, data))
+        except KeyboardInterrupt:
+            data["errors"].append("interrupted")
+            code = 130
+        except Exception as exc:
+            log.exception("benchmark failed")
+            data["errors"].append(f"{type(exc).__name__}: {exc}")
+            code = 1
+    info.finish()
+    data["elapsed_s"] = info.elapsed_s
     src_after = _src_files()
     changed = sorted(k for k in src_before.keys() | src_after.keys()
                      if src_before.get(k) != src_after.get(k))
@@ -198,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = ", ".join(changed[:8]) + more
         data["errors"].append(f"src/ changed while the benchmark ran ({shown}): later steps may "
                               "run newer code")
-    data["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    data["load_end"] = info.load_end
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not args.keep_db:
@@ -207,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
 
     (out_dir / "run.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     if code == 0:
-        Path(args.results).write_text(render(data))
-        log.info("wrote %s (%.0f s)", args.results, data["elapsed_s"])
+        write_section(Path(args.results), "run", render(data))
+        log.info("wrote the run section of %s (%.0f s)", args.results, data["elapsed_s"])
     return code
 
 

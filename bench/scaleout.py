@@ -1,34 +1,39 @@
-"""``python -m bench.scaleout``: echo throughput on PostgreSQL with 1, 2 and 4 worker processes.
+"""``python -m bench.scaleout``: echo throughput on PostgreSQL with 1, 2 and 4 worker
+processes, and on SQLite with a single process, in one run.
 
 For each worker count N this script creates a fresh PostgreSQL database (dropped
 at the end), starts the Cloud API simulator, one ``aman serve --role web``
 (receiver), one ``--role sender`` and N ``--role worker`` processes, all on
-127.0.0.1 with throw-away secrets and the echo bot.  Then it offers signed
-webhooks open loop (``bench.generator``: latency from each request's intended
+127.0.0.1 with throw-away secrets and the echo bot.  Then (unless
+``--no-sqlite``) the same with one ``aman serve --role all`` on a SQLite WAL
+file in a temporary directory.  Each setup gets the same steps: webhooks
+offered open loop (``bench.generator``: latency from each request's intended
 send time) at each ``--rates`` step, and finally a saturation step at
 ``--burst-rate`` whose reply rate is the pipeline's capacity.  Per step:
 acked webhooks, replies, replies/s, end-to-end p50/p99 (intended send ->
 reply accepted by the simulator), duplicates and lost replies, and the CPU
-of every role and of PostgreSQL's backends for the bench database.
+of every role (and of PostgreSQL's backends for the bench database).
 
-Exactly once is checked twice: at the simulator (each unique text echoed once,
-to the right user, nothing foreign) and in the database after the run (every
-stored inbound message is ``done`` with exactly one sent reply).
+Exactly once is checked twice for every setup: at the simulator (each unique
+text echoed once, to the right user, nothing foreign) and in the database after
+the run (every stored inbound message is ``done`` with exactly one sent reply).
 
 No process is pinned: the scale-out processes need every core.  The load
 average and the busy share of each core are recorded, because on a shared
-machine other work takes CPU from the processes measured.  Results go to
-``bench/out/scaleout.json`` and a markdown table to ``bench/out/scaleout.md``
-(``bench/RESULTS.md`` is left alone).
+machine other work takes CPU from the processes measured.  Results: the
+``scaleout`` section of ``bench/RESULTS.md`` (the other sections are kept) and
+``bench/out/scaleout.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -41,15 +46,35 @@ import orjson
 import psycopg
 import uvloop
 from psycopg import sql
+from sqlalchemy import text
 
+from aman.storage.db import make_engine
 from bench.measure import SimClient, ack_step, collect_replies, echo_summary
-from bench.run import _AUTOGROUP, _autogroup_nice
+from bench.results import RESULTS, RunInfo, load_average, write_section
 from bench.scenarios import BenchContext
-from bench.servers import HOST, BenchSecrets, Proc, ProcessGroup, free_port, wait_ready
+from bench.servers import (
+    HOST,
+    BenchSecrets,
+    Proc,
+    ProcessGroup,
+    free_port,
+    niceness,
+    wait_ready,
+)
 from bench.stats import machine_facts
 from bench.workload import build_workload, users_for
 
-__all__ = ["ScalePlan", "main", "render_table", "run_scaleout"]
+__all__ = [
+    "ScalePlan",
+    "Setup",
+    "database_check",
+    "main",
+    "render_section",
+    "render_summary",
+    "render_table",
+    "run_scaleout",
+    "setups",
+]
 
 log = logging.getLogger("bench")
 BENCH_DIR = Path(__file__).resolve().parent
@@ -127,19 +152,26 @@ def _runq_wait(pids: Sequence[int]) -> float:
 
 
 def database_check(url: str) -> dict[str, Any]:
-    """Exactly once in the database: every inbound message done with one sent reply."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    """Exactly once in the database (PostgreSQL or SQLite): every inbound message done
+    with one sent reply."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
 
-        def counts(query: str) -> dict[Any, int]:
-            return {row[0]: int(row[1]) for row in conn.execute(query).fetchall()}
+            def counts(query: str) -> dict[Any, int]:
+                return {row[0]: int(row[1]) for row in conn.execute(text(query)).all()}
 
-        inbox = counts("SELECT status, count(*) FROM inbox GROUP BY status")
-        outbox = counts("SELECT state, count(*) FROM outbox WHERE kind = 'message' GROUP BY state")
-        replies_per_message = counts(
-            "SELECT n, count(*) FROM (SELECT i.id, count(o.id) AS n FROM inbox i "
-            "LEFT JOIN outbox o ON o.inbox_id = i.id AND o.kind = 'message' "
-            "GROUP BY i.id) per GROUP BY n"
-        )
+            inbox = counts("SELECT status, count(*) FROM inbox GROUP BY status")
+            outbox = counts(
+                "SELECT state, count(*) FROM outbox WHERE kind = 'message' GROUP BY state"
+            )
+            replies_per_message = counts(
+                "SELECT n, count(*) FROM (SELECT i.id, count(o.id) AS n FROM inbox i "
+                "LEFT JOIN outbox o ON o.inbox_id = i.id AND o.kind = 'message' "
+                "GROUP BY i.id) per GROUP BY n"
+            )
+    finally:
+        engine.dispose()
     total = sum(inbox.values())
     return {
         "inbox": {str(k): v for k, v in inbox.items()},
@@ -155,33 +187,61 @@ def database_check(url: str) -> dict[str, Any]:
     }
 
 
-# -- one worker count ------------------------------------------------------------
+# -- one setup ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Setup:
+    """PostgreSQL with ``workers`` worker processes, or SQLite with one ``--role all``."""
+
+    database: str  # "postgresql" or "sqlite"
+    workers: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"pg{self.workers}" if self.database == "postgresql" else "sqlite"
+
+    @property
+    def processes(self) -> str:
+        if self.database == "sqlite":
+            return "1 (`--role all`)"
+        plural = "s" if self.workers != 1 else ""
+        return f"{self.workers} worker{plural} + web + sender"
+
+
+def setups(workers: Sequence[int], *, sqlite: bool) -> list[Setup]:
+    """The run's setups in order: PostgreSQL per worker count, then SQLite single process."""
+    return [Setup("postgresql", n) for n in workers] + ([Setup("sqlite")] if sqlite else [])
+
+
+@contextmanager
+def _database(setup: Setup, admin_url: str) -> Iterator[str]:
+    if setup.database == "postgresql":
+        with fresh_database(admin_url) as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="aman-scaleout-") as tmp:
+        yield f"sqlite:///{Path(tmp) / 'aman.db'}"  # aman opens it in WAL mode
+
+
 @dataclass
 class _Stack:
     sim: Proc
-    web: Proc
-    sender: Proc
-    workers: list[Proc]
+    web: Proc  # receives the webhooks
+    aman: dict[str, list[Proc]]  # role -> processes
 
     def roles(self) -> dict[str, list[Proc]]:
-        return {
-            "web": [self.web],
-            "sender": [self.sender],
-            "workers": self.workers,
-            "sim": [self.sim],
-        }
+        return {**self.aman, "sim": [self.sim]}
 
 
-async def _start_stack(ctx: BenchContext, n: int, url: str) -> _Stack:
+async def _start_stack(ctx: BenchContext, setup: Setup, url: str) -> _Stack:
     port = free_port()
     group, s = ctx.group, ctx.secrets
-    sim = group.start_simulator(f"scale{n}-sim", s, webhook_port=port, pinned=False)
+    sim = group.start_simulator(f"{setup.key}-sim", s, webhook_port=port, pinned=False)
     await wait_ready(sim, "/_sim/health")
     graph = f"http://{HOST}:{sim.port}/v23.0"
 
     def aman(name: str, role: str, role_port: int = 0) -> Proc:
         return group.start_aman(
-            f"scale{n}-{name}",
+            f"{setup.key}-{name}",
             s,
             role=role,
             database_url=url,
@@ -191,13 +251,17 @@ async def _start_stack(ctx: BenchContext, n: int, url: str) -> _Stack:
             pinned=False,
         )
 
+    if setup.database == "sqlite":
+        single = aman("all", "all", port)
+        await wait_ready(single, "/healthz")
+        return _Stack(sim, single, {"all": [single]})
     web = aman("web", "web", port)
     await wait_ready(web, "/healthz")  # migrates the new database before the others start
     sender = aman("sender", "sender")
-    workers = [aman(f"worker{i}", "worker") for i in range(n)]
+    workers = [aman(f"worker{i}", "worker") for i in range(setup.workers)]
     for proc in (sender, *workers):
         await wait_ready(proc, "/healthz")
-    return _Stack(sim, web, sender, workers)
+    return _Stack(sim, web, {"web": [web], "workers": workers, "sender": [sender]})
 
 
 async def _step(
@@ -221,7 +285,7 @@ async def _step(
         host=HOST,
         port=stack.web.port,
     )
-    pg_pids = _backend_pids(url)
+    pg_pids = _backend_pids(url) if url.startswith("postgresql") else []
     roles = stack.roles()
     cpu0 = {role: sum(p.cpu_seconds() for p in procs) for role, procs in roles.items()}
     pg0 = sum(_pid_cpu(pid) for pid in pg_pids)
@@ -270,19 +334,27 @@ async def _step(
     # Threads of aman and the simulator that were ready to run but had no CPU, in
     # cores: on a shared machine this, not aman, can be what limits the figures.
     summary["runq_wait_cores"] = round((_runq_wait(ours) - wait0) / wall, 3)
-    summary["cpu_cores"]["postgres"] = round(
-        (sum(_pid_cpu(pid) for pid in pg_pids) - pg0) / wall, 3
-    )
+    if pg_pids:
+        summary["cpu_cores"]["postgres"] = round(
+            (sum(_pid_cpu(pid) for pid in pg_pids) - pg0) / wall, 3
+        )
     summary["load_avg"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return summary
 
 
-async def run_workers(ctx: BenchContext, n: int, plan: ScalePlan, admin_url: str) -> dict[str, Any]:
-    """Every step of the plan with ``n`` worker processes on a fresh database."""
+async def run_setup(
+    ctx: BenchContext, setup: Setup, plan: ScalePlan, admin_url: str
+) -> dict[str, Any]:
+    """Every step of the plan for one setup, on a fresh database."""
     steps: list[dict[str, Any]] = []
-    result: dict[str, Any] = {"workers": n, "load_start": machine_facts()["load_avg_1_5_15"]}
-    with fresh_database(admin_url) as url:
-        stack = await _start_stack(ctx, n, url)
+    result: dict[str, Any] = {
+        "database": setup.database,
+        "workers": setup.workers,
+        "processes": setup.processes,
+        "load_start": load_average(),
+    }
+    with _database(setup, admin_url) as url:
+        stack = await _start_stack(ctx, setup, url)
         try:
             async with SimClient(stack.sim.port) as sim_api:
                 warm = await _step(
@@ -290,7 +362,7 @@ async def run_workers(ctx: BenchContext, n: int, plan: ScalePlan, admin_url: str
                     stack,
                     sim_api,
                     url,
-                    tag=f"w{n}",
+                    tag=f"w{setup.key}",
                     rate=plan.rates[0],
                     seconds=plan.warmup_seconds,
                     plan=plan,
@@ -305,29 +377,38 @@ async def run_workers(ctx: BenchContext, n: int, plan: ScalePlan, admin_url: str
                         stack,
                         sim_api,
                         url,
-                        tag=f"s{n}r{int(rate)}",
+                        tag=f"s{setup.key}r{int(rate)}",
                         rate=rate,
                         seconds=seconds,
                         plan=plan,
                     )
                     summary["kind"] = kind
                     steps.append(summary)
-                    log.info("workers=%d %s %5.0f/s: %s", n, kind, rate, _brief(summary))
+                    log.info("%s %s %5.0f/s: %s", setup.key, kind, rate, _brief(summary))
                     await asyncio.sleep(1.0)
             result["alive_after"] = {p.name: p.alive() for ps in stack.roles().values() for p in ps}
-            result["database"] = database_check(url)
+            result["check"] = database_check(url)
         finally:
             for procs in stack.roles().values():
                 for proc in procs:
                     ctx.group.stop(proc)
     result["steps"] = steps
-    result["load_end"] = machine_facts()["load_avg_1_5_15"]
+    result["load_end"] = load_average()
     return result
 
 
-async def run_scaleout(ctx: BenchContext, plan: ScalePlan, admin_url: str) -> list[dict[str, Any]]:
-    """The plan for every worker count in turn."""
-    return [await run_workers(ctx, n, plan, admin_url) for n in plan.workers]
+async def run_scaleout(
+    ctx: BenchContext,
+    plan: ScalePlan,
+    admin_url: str,
+    runs: list[dict[str, Any]],
+    *,
+    sqlite: bool = True,
+) -> None:
+    """The plan for every setup in turn; each result is appended to ``runs`` as soon as
+    it is complete, so a later failure keeps the earlier setups' figures."""
+    for setup in setups(plan.workers, sqlite=sqlite):
+        runs.append(await run_setup(ctx, setup, plan, admin_url))
 
 
 # -- report ------------------------------------------------------------------------
@@ -345,28 +426,98 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
-def render_table(runs: Sequence[dict[str, Any]]) -> str:
-    """Markdown: one row per (worker count, step)."""
+def _setup_cells(run: dict[str, Any]) -> str:
+    db = "PostgreSQL" if run["database"] == "postgresql" else "SQLite (WAL)"
+    return f"{db} | {run['processes']}"
+
+
+def _once(run: dict[str, Any], step: dict[str, Any]) -> str:
+    db_ok = (run.get("check") or {}).get("exactly_once")
+    return "yes" if step["exactly_once_at_simulator"] and db_ok else "NO"
+
+
+def render_summary(runs: Sequence[dict[str, Any]]) -> str:
+    """Markdown: one row per setup, its capacity (replies/s of the saturation step)."""
     lines = [
-        "| workers | step | offered/s | messages | acked | replies | replies/s | e2e p50 ms "
-        "| e2e p99 ms | ≤ 1 s | dup | lost | exactly once | CPU web/workers/sender/pg | "
-        "waiting for CPU | load avg |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|",
+        "| database | aman processes | capacity: replies/s at saturation | offered/s "
+        "| e2e p99 ms at each step | exactly once (simulator and database) |",
+        "|---|---|---:|---:|---|---|",
     ]
     for run in runs:
-        db_ok = (run.get("database") or {}).get("exactly_once")
+        steps = run["steps"]
+        sat = [s for s in steps if s["kind"] == "saturation"] or steps[-1:]
+        p99 = ", ".join(
+            f"{_ms(s['e2e_latency_ms']['p99'])} @ {s['offered_rate']:.0f}/s"
+            for s in steps if s["kind"] == "step"
+        )
+        once = "yes" if steps and all(_once(run, s) == "yes" for s in steps) else "NO"
+        cap = f"{sat[0]['reply_rate']:,}" if sat else "-"
+        offered = f"{sat[0]['offered_rate']:,.0f}" if sat else "-"
+        lines.append(f"| {_setup_cells(run)} | {cap} | {offered} | {p99 or '-'} | {once} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_table(runs: Sequence[dict[str, Any]]) -> str:
+    """Markdown: one row per (setup, step)."""
+    lines = [
+        "| database | aman processes | step | offered/s | messages | acked | replies "
+        "| replies/s | e2e p50 ms | e2e p99 ms | ≤ 1 s | dup | lost | exactly once "
+        "| CPU cores by role | waiting for CPU | load avg |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|",
+    ]
+    for run in runs:
         for s in run["steps"]:
-            lat, cpu = s["e2e_latency_ms"], s["cpu_cores"]
-            once = "yes" if s["exactly_once_at_simulator"] and db_ok else "NO"
+            lat = s["e2e_latency_ms"]
+            cpu = ", ".join(f"{role} {v}" for role, v in s["cpu_cores"].items() if role != "sim")
             lines.append(
-                f"| {run['workers']} | {s['kind']} | {s['offered_rate']:.0f} | {s['requests']} "
-                f"| {s['acked']} | {s['replies']} | {s['reply_rate']} | {_ms(lat['p50'])} "
-                f"| {_ms(lat['p99'])} | {s['within_1s']:.1%} | {s['duplicate_replies']} "
-                f"| {s['lost_replies'] + s['late_at_cutoff']} | {once} "
-                f"| {cpu['web']}/{cpu['workers']}/{cpu['sender']}/{cpu['postgres']} "
-                f"| {s['runq_wait_cores']} | {s['load_avg']} |"
+                f"| {_setup_cells(run)} | {s['kind']} | {s['offered_rate']:.0f} "
+                f"| {s['requests']} | {s['acked']} | {s['replies']} | {s['reply_rate']} "
+                f"| {_ms(lat['p50'])} | {_ms(lat['p99'])} | {s['within_1s']:.1%} "
+                f"| {s['duplicate_replies']} | {s['lost_replies'] + s['late_at_cutoff']} "
+                f"| {_once(run, s)} | {cpu} | {s['runq_wait_cores']} | {s['load_avg']} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def render_section(data: dict[str, Any], info: RunInfo) -> str:
+    """The ``scaleout`` section of bench/RESULTS.md."""
+    plan, facts = data["plan"], data["machine"]
+    rates = ", ".join(f"{r:g}" for r in plan["rates"])
+    burst = (
+        f", then saturation at {plan['burst_rate']:g}/s for {plan['burst_seconds']:g} s"
+        if plan["burst_rate"] > 0
+        else ""
+    )
+    nice = f"; niceness {data['nice']}" if data.get("nice") else ""
+    counts = [str(n) for n in plan["workers"]]
+    listed = ", ".join(counts[:-1]) + " and " + counts[-1] if len(counts) > 1 else "".join(counts)
+    noun = "process" if counts == ["1"] else "processes"
+    what = [f"PostgreSQL with {listed} worker {noun}"] if counts else []
+    what += ["SQLite single process"] if data.get("sqlite") else []
+    lines = [
+        f"## Scale-out: {' vs '.join(what)}: `bench/scaleout.py`",
+        "",
+        *info.lines(),
+        f"- Machine: {facts['nproc']} cores, {facts['cpu_model']}, Python {facts['python']}; "
+        "no process pinned (the scale-out processes share every core with PostgreSQL, the "
+        f"simulator and the load generator){nice}.",
+        "- Setups, each on a fresh database: PostgreSQL with `aman serve --role web`, "
+        "`--role sender` and N × `--role worker`; SQLite (WAL, synchronous=FULL, temporary "
+        "directory) with one `aman serve --role all`. AMAN_BOT=echo, read receipts off, "
+        "simulator with `--no-statuses --no-window`.",
+        f"- Steps per setup: {plan['warmup_seconds']:g} s warm-up, open loop at {rates}/s for "
+        f"{plan['duration']:g} s each{burst}. *Capacity* is the reply rate of the saturation "
+        "step (offered above what the setup can answer). *Exactly once*: every unique text "
+        "echoed once to its user at the simulator, and in the database every inbound message "
+        "done with exactly one sent reply.",
+        "",
+    ]
+    if data.get("errors"):
+        lines += ["**Problems during the run:**", ""] + [f"- {e}" for e in data["errors"]] + [""]
+    runs = data.get("runs") or []
+    if runs:
+        lines += [render_summary(runs), "Every step:", "", render_table(runs)]
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _floats(text: str) -> list[float]:
@@ -390,11 +541,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--burst-seconds", type=float, default=4.0)
     parser.add_argument(
+        "--no-sqlite",
+        action="store_true",
+        help="skip the SQLite single-process setup (run by default after PostgreSQL)",
+    )
+    parser.add_argument(
         "--pg-url",
         default=os.environ.get("AMAN_BENCH_POSTGRES_URL", DEFAULT_PG),
         help="PostgreSQL server (a role allowed to CREATE DATABASE)",
     )
-    parser.add_argument("--out", default=str(BENCH_DIR / "out"), help="JSON, table and logs")
+    parser.add_argument("--out", default=str(BENCH_DIR / "out"), help="JSON and logs")
+    parser.add_argument(
+        "--results",
+        default=str(RESULTS),
+        help="markdown file whose scaleout section is rewritten (others are kept)",
+    )
     parser.add_argument(
         "--nice",
         type=int,
@@ -404,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan = ScalePlan(
-        workers=[int(x) for x in args.workers.split(",")],
+        workers=[int(x) for x in args.workers.split(",") if x.strip()],
         rates=_floats(args.rates),
         duration=args.duration,
         burst_rate=args.burst_rate,
@@ -412,54 +573,47 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not plan.rates or any(n < 1 for n in plan.workers):
         parser.error("need at least one rate and worker counts >= 1")
+    if not plan.workers and args.no_sqlite:
+        parser.error("nothing to run: no worker counts and --no-sqlite")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out_dir = Path(args.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    info = RunInfo.start("python -m bench.scaleout", argv)
+    runs: list[dict[str, Any]] = []
     data: dict[str, Any] = {
-        "command": "python -m bench.scaleout",
+        "command": info.command,
+        "code": info.code,
         "plan": asdict(plan),
         "machine": machine_facts(),
+        "nice": args.nice,
+        "sqlite": not args.no_sqlite,
         "errors": [],
+        "runs": runs,
     }
     code = 0
-    group_nice_before = None
-    if args.nice:
+    with contextlib.ExitStack() as stack:
         try:
-            os.nice(args.nice)
-            group_nice_before = _autogroup_nice(args.nice)
+            # Children inherit this niceness; ProcessGroup adds none of its own.
+            stack.enter_context(niceness(args.nice))
         except PermissionError:
             parser.error("a negative --nice needs root")
-    data["nice"] = args.nice
-    # Children inherit this process's niceness (set above); ProcessGroup adds none.
-    with ProcessGroup(out_dir / "logs", server_cpu=0, tool_cpu=1) as group:
+        group = stack.enter_context(ProcessGroup(out_dir / "logs", server_cpu=0, tool_cpu=1))
         ctx = BenchContext(out_dir, group, BenchSecrets.generate())
-
-        async def go() -> None:
-            data["runs"] = await run_scaleout(ctx, plan, args.pg_url)
-
         try:
-            uvloop.run(go())
+            uvloop.run(run_scaleout(ctx, plan, args.pg_url, runs, sqlite=not args.no_sqlite))
         except Exception as exc:
             log.exception("scale-out benchmark failed")
             data["errors"].append(f"{type(exc).__name__}: {exc}")
             code = 1
-        finally:
-            if group_nice_before is not None:
-                _AUTOGROUP.write_text(f"{group_nice_before}\n")
-    data["load_end"] = machine_facts()["load_avg_1_5_15"]
+    info.finish()
+    data["load_end"] = info.load_end
     (out_dir / "scaleout.json").write_bytes(
         orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
     )
-    if data.get("runs"):
-        table = render_table(data["runs"])
-        facts = data["machine"]
-        head = (
-            f"Scale-out on PostgreSQL, {facts['date_utc']}, {facts['nproc']} cores "
-            f"({facts['cpu_model']}), load average at start {facts['load_avg_1_5_15']}, "
-            f"at end {data['load_end']}.\n\n"
-        )
-        (out_dir / "scaleout.md").write_text(head + table)
-        print(head + table)
+    section = render_section(data, info)
+    print(section)
+    if runs:
+        write_section(Path(args.results), "scaleout", section)
     return code
 
 

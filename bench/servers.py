@@ -19,13 +19,22 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from bench.workload import PHONE_NUMBER_ID
 
-__all__ = ["HOST", "BenchSecrets", "Proc", "ProcessGroup", "count_inbox_rows", "free_port"]
+__all__ = [
+    "HOST",
+    "BenchSecrets",
+    "Proc",
+    "ProcessGroup",
+    "count_inbox_rows",
+    "free_port",
+    "niceness",
+]
 
 HOST = "127.0.0.1"
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -108,11 +117,10 @@ class Proc:
 class ProcessGroup:
     """Starts pinned processes; stops every one of them on exit."""
 
-    def __init__(self, log_dir: Path, *, server_cpu: int, tool_cpu: int, nice: int = 0) -> None:
+    def __init__(self, log_dir: Path, *, server_cpu: int, tool_cpu: int) -> None:
         self.log_dir = log_dir
         self.server_cpu = server_cpu
         self.tool_cpu = tool_cpu
-        self.nice = nice
         self._procs: list[Proc] = []
         self._taskset = shutil.which("taskset")
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -138,13 +146,15 @@ class ProcessGroup:
         return code
 
     def pinned(self, cpu: int | None, argv: list[str]) -> list[str]:
-        """``argv`` pinned to ``cpu`` (None: not pinned, the kernel spreads the process)."""
-        niced = ["nice", "-n", str(self.nice), *argv] if self.nice else argv
+        """``argv`` pinned to ``cpu`` (None: not pinned, the kernel spreads the process).
+
+        No ``nice`` prefix: children inherit the niceness ``niceness()`` gave this process
+        (a prefix on top of it would apply the niceness twice)."""
         if cpu is None:
-            return niced
+            return argv
         if self._taskset is None:
             raise BenchError("taskset (util-linux) is required to pin processes to cores")
-        return [self._taskset, "-c", str(cpu), *niced]
+        return [self._taskset, "-c", str(cpu), *argv]
 
     def start(self, name: str, argv: list[str], *, cpu: int | None, port: int,
               env: dict[str, str] | None = None) -> Proc:
@@ -215,6 +225,32 @@ class ProcessGroup:
                 "--phone-number-id", PHONE_NUMBER_ID, "--no-statuses", "--no-window"]
         env = {"AMAN_SIM_APP_SECRET": s.app_secret, "AMAN_SIM_ACCESS_TOKEN": s.access_token}
         return self.start(name, argv, cpu=self.tool_cpu if pinned else None, port=port, env=env)
+
+
+_AUTOGROUP = Path("/proc/self/autogroup")
+
+
+@contextlib.contextmanager
+def niceness(nice: int) -> Iterator[None]:
+    """This process (and every child it starts later) at niceness ``nice``, relative to now.
+
+    With autogroup scheduling, per-process nice only counts inside a session, so the
+    session's group (this benchmark's processes) gets the niceness too, and its previous
+    value back on exit.  A negative ``nice`` needs root: PermissionError otherwise."""
+    if not nice:
+        yield
+        return
+    os.nice(nice)
+    enabled = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    before: int | None = None
+    if enabled.exists() and enabled.read_text().strip() == "1" and _AUTOGROUP.exists():
+        before = int(_AUTOGROUP.read_text().split()[-1])
+        _AUTOGROUP.write_text(f"{nice}\n")
+    try:
+        yield
+    finally:
+        if before is not None:
+            _AUTOGROUP.write_text(f"{before}\n")
 
 
 async def wait_ready(proc: Proc, path: str, *, timeout: float = 60.0) -> None:

@@ -12,8 +12,10 @@ after 0.5/1/2/4/8 s like Meta redelivers.  Every 10 s the script samples
 aman's RSS, open file descriptors and CPU, and the p50/p99 of the echo latency
 (intended send -> reply accepted by the simulator) and of the webhook ack.
 After the load it keeps sampling an idle aman for ``--cooldown`` seconds.
-Results: ``bench/out/soak.json``, the chart ``bench/out/soak.svg`` (memory and
-latency over time) and a printed summary.  Memory and fd growth are fitted
+Results: the ``soak`` section of ``bench/RESULTS.md`` (the other sections are
+kept) with the chart ``bench/soak.svg`` (RSS and echo latency p50/p99 over
+time, committed with it), the raw samples in ``bench/out/soak.json``, and a
+printed summary.  Memory and fd growth are fitted
 after a warm-up (slopes need 5 minutes of data) so a leak shows as a slope,
 not as start-up allocation.  The load average is recorded: on a shared machine
 every figure is pessimistic.
@@ -37,23 +39,28 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 
+from aman.analytics.svg import nice_ticks
 from aman.security.crypto import generate_master_key
 from aman.webhook.signature import sign
+from bench.results import RESULTS, RunInfo, write_section
 
-__all__ = ["main", "render_svg", "summarise"]
+__all__ = ["main", "render_section", "render_svg", "summarise"]
 
 HOST = "127.0.0.1"
-OUT = Path(__file__).resolve().parent / "out"
+BENCH_DIR = Path(__file__).resolve().parent
+OUT = BENCH_DIR / "out"
 PNID = "106540352242922"
 DISPLAY = "6281100000001"
 WABA = "102290129340398"
 SAMPLE_SECONDS = 10.0
+PROG = "python -m bench.soak"
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -414,14 +421,10 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _text(x: float, y: float, text: str, *, anchor: str = "start", extra: str = "") -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" class="tick" text-anchor="{anchor}"{extra}>'
-        f"{_esc(text)}</text>"
+        f"{escape(text)}</text>"
     )
 
 
@@ -439,16 +442,17 @@ def _panel(
     """One line chart (time on x) at vertical offset ``y0``; series = (label, colour, points)."""
     left, width, height = 70.0, 800.0, 230.0
     values = [v for _, _, pts in series for _, v in pts]
-    v_max = max(values, default=1.0) * 1.1 or 1.0
+    ticks = nice_ticks(max(values, default=0.0))
+    v_max = ticks[-1]
     t_max = max(t_max, 1.0)
     parts = [
-        f'<text x="{left}" y="{y0 - 10}" class="title">{_esc(title)}</text>',
+        f'<text x="{left}" y="{y0 - 10}" class="title">{escape(title)}</text>',
         f'<rect x="{left}" y="{y0}" width="{width}" height="{height}" class="frame"/>',
     ]
-    for k in range(6):
-        y = y0 + height - height * k / 5
+    for tick in ticks:
+        y = y0 + height - height * tick / v_max
         parts.append(_line(left, y, left + width, y, 'class="grid"'))
-        parts.append(_text(left - 6, y + 4, f"{v_max * k / 5:.4g}", anchor="end"))
+        parts.append(_text(left - 6, y + 4, f"{tick:g}", anchor="end"))
     step = max(1.0, math.ceil(t_max / 60.0 / 10.0))
     minute = 0.0
     while minute * 60.0 <= t_max:
@@ -513,7 +517,7 @@ def render_svg(samples: list[dict[str, Any]], caption: str) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("--minutes", type=float, default=30.0, help="load duration (default 30)")
     p.add_argument("--rate", type=float, default=200.0, help="messages offered per second")
     p.add_argument("--database-url", default="", help="e.g. postgresql://user@host:5432/db")
@@ -523,6 +527,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-read-receipts", action="store_true", help="AMAN_MARK_READ=false")
     p.add_argument("--drain-seconds", type=float, default=60.0, help="max wait for late echoes")
     p.add_argument("--cooldown", type=float, default=25.0, help="idle sampling after the load")
+    p.add_argument(
+        "--results",
+        default=str(RESULTS),
+        help="markdown file whose soak section is rewritten (others are kept)",
+    )
+    p.add_argument("--svg", default=str(BENCH_DIR / "soak.svg"), help="the chart to write")
     args = p.parse_args(argv)
     if args.minutes <= 0 or args.rate <= 0 or args.customers < 1:
         p.error("--minutes, --rate and --customers must be positive")
@@ -531,7 +541,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     seconds = args.minutes * 60.0
-    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="aman-soak-") as tmp:
         stack = await start_stack(args, Path(tmp))
         samples: list[dict[str, Any]] = []
@@ -560,7 +569,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             stop_stack(stack)
     return {
-        "config": {k: v for k, v in vars(args).items() if k != "database_url"}
+        "config": {
+            k: v for k, v in vars(args).items() if k not in {"database_url", "results", "svg"}
+        }
         | {
             "database": "postgresql" if args.database_url else "sqlite",
             "sample_seconds": SAMPLE_SECONDS,
@@ -569,30 +580,79 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            # Other work on the machine skews every figure: the 1-minute load average.
-            "loadavg_before": round(load_before, 2),
-            "loadavg_after": round(os.getloadavg()[0], 2),
         },
         "summary": summarise(samples, load, seconds),
         "samples": samples,
     }
 
 
+def _relative(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix()
+
+
+def render_section(result: dict[str, Any], info: RunInfo, svg_link: str) -> str:
+    """The ``soak`` section of bench/RESULTS.md, with the chart at ``svg_link``."""
+    s, cfg = result["summary"], result["config"]
+    e, k, r, f = s["echo_ms"], s["ack_ms"], s["rss_mib"], s["open_fds"]
+
+    def growth(trend: dict[str, Any], unit: str) -> str:
+        slope = trend["growth_per_hour_after_warmup"]
+        return "– (needs 5 min after warm-up)" if slope is None else f"{slope:+g} {unit}/h"
+
+    lines = [
+        f"## Soak: {cfg['rate']:g} messages/s for {cfg['minutes']:g} minutes: `bench/soak.py`",
+        "",
+        *info.lines(),
+        f"- One `aman serve` (role all, echo bot, {cfg['database']}, read receipts "
+        f"{'off' if cfg['no_read_receipts'] else 'on'}, AMAN_SEND_RATE={cfg['send_rate']:g}) "
+        f"and the Cloud API simulator (status webhooks {'off' if cfg['no_statuses'] else 'on'}); "
+        f"open-loop signed webhooks from {cfg['customers']:,} senders, latency from each "
+        "request's intended send time; 503s retried after 0.5/1/2/4/8 s like Meta.",
+        f"- Sampled every {cfg['sample_seconds']:g} s: aman's RSS and open fds, and the p50/p99 "
+        f"of the echoes that arrived in that window; {cfg['cooldown']:g} s of idle sampling "
+        f"after the load; growth fitted after a {s['warmup_s']:g} s warm-up.",
+        "",
+        f"![aman RSS and echo latency p50/p99 over the soak]({svg_link})",
+        "",
+        "| figure | result |",
+        "|---|---|",
+        f"| messages | {s['offered']:,} offered ({s['offered_rate']}/s), {s['acked']:,} acked, "
+        f"{s['echoed']:,} echoed, {s['lost']:,} lost, {s['failed']:,} failed, "
+        f"{s['retried_503']:,} 503 retries |",
+        f"| echo latency ms p50 / p90 / p99 / max | {e['p50']} / {e['p90']} / {e['p99']} / "
+        f"{e['max']} |",
+        f"| webhook ack ms p50 / p90 / p99 / max | {k['p50']} / {k['p90']} / {k['p99']} / "
+        f"{k['max']} |",
+        f"| aman RSS MiB first / last / max; growth after warm-up | {r['first']} / {r['last']} "
+        f"/ {r['max']}; {growth(r, 'MiB')} |",
+        f"| aman open fds first / last / max; growth after warm-up | {f['first']} / "
+        f"{f['last']} / {f['max']}; {growth(f, 'fds')} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    info = RunInfo.start(PROG, argv)
     try:
         result = asyncio.run(run(args))
     except SoakError as exc:
         print(f"soak: {exc}", file=sys.stderr)
         return 1
+    info.finish()
+    result["run"] = {"command": info.command, "code": info.code, "date_utc": info.date_utc,
+                     "load_start": info.load_start, "load_end": info.load_end}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "soak.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     s = result["summary"]
     caption = (
         f"aman echo soak: {args.rate:g} msg/s, {args.minutes:g} min, "
-        f"{result['config']['database']}, {os.cpu_count()} CPUs"
+        f"{result['config']['database']}, {os.cpu_count()} CPUs; {info.date_utc}, {info.code}"
     )
-    (OUT / "soak.svg").write_text(render_svg(result["samples"], caption), encoding="utf-8")
+    svg, results = Path(args.svg), Path(args.results)
+    svg.parent.mkdir(parents=True, exist_ok=True)
+    svg.write_text(render_svg(result["samples"], caption), encoding="utf-8")
+    write_section(results, "soak", render_section(result, info, _relative(svg, results.parent)))
     e, k, r, f = s["echo_ms"], s["ack_ms"], s["rss_mib"], s["open_fds"]
     lines = [
         f"offered {s['offered']} ({s['offered_rate']}/s), acked {s['acked']}, 503-retries "
@@ -603,9 +663,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"growth after warm-up {r['growth_per_hour_after_warmup']} MiB/h",
         f"aman open fds    first {f['first']}  last {f['last']}  max {f['max']}  "
         f"growth after warm-up {f['growth_per_hour_after_warmup']} /h",
-        f"load average before/after {result['machine']['loadavg_before']}/"
-        f"{result['machine']['loadavg_after']} on {os.cpu_count()} CPUs",
-        f"wrote {OUT / 'soak.json'} and {OUT / 'soak.svg'}",
+        f"load average at start / end {info.load_start} / {info.load_end} "
+        f"on {os.cpu_count()} CPUs",
+        f"wrote {OUT / 'soak.json'}, {svg} and the soak section of {results}",
     ]
     print("\nsummary\n  " + "\n  ".join(lines))
     return 0 if s["failed"] == 0 and s["lost"] == 0 else 2
