@@ -226,6 +226,9 @@ SAMPLE_BODIES: dict[str, Any] = {
     "/segments": {"name": "semua", "rules": {"all": []}},
     "/segments/preview": {"rules": {"all": []}},
     "/broadcasts": {"name": "promo", "segment_id": 1, "text": "Halo"},
+    "/campaign-settings": {
+        "tz": "Asia/Jakarta", "quiet_hours": "off", "tier_limit": None, "frequency_cap_hours": 0
+    },
     "/nlu/predict": {"text": "saldo saya berapa", "bot": "bank"},
     "/flows/check": {"bot": "bank", "files": {}},
     "/contact-controls/{contact_ix}": {"mode": "throttled", "reason": "test"},

@@ -22,7 +22,7 @@ READ_ONLY_POSTS = {
     ("POST", "/segments/preview"),
 }
 # Run last: they remove what earlier calls use.
-_DESTRUCTIVE = ("erase", "disable", "merge", "revoke")
+_DESTRUCTIVE = ("erase", "disable", "merge", "revoke", "close")
 
 
 def _entries(world: World) -> int:

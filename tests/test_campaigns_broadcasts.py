@@ -385,6 +385,21 @@ def test_recipient_statuses_are_derived(tmp_path: Path, db_url: str) -> None:
         assert run.error_codes == {131026: 1}
         listed = dict((cid_, st) for cid_, st, _ in svc.recipients(run.id))
         assert listed[c[4]] == "replied" and listed[c[6]] == "queued"
+        # The page endpoint's service: filtered by status, masked numbers, cursor paging.
+        failed = svc.recipient_page(cid, status="failed")
+        assert failed.run_id == run.id and failed.next_cursor is None
+        [f] = failed.items
+        assert (f.contact_id, f.status, f.error_code) == (c[3], "failed", 131026)
+        assert f.number_masked == "62*********" + nums[3][-2:]
+        seen, cursor = [], 0
+        while True:
+            page = svc.recipient_page(cid, after=cursor, limit=3)
+            seen += [(r.contact_id, r.status) for r in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == sorted(listed.items())
+        assert svc.recipient_page(cid, status="held").items == []
         send_all(ctx, T0 + 100)
         run_due(ctx.engine, ctx.vault, T0 + 200)  # finishing marks 131026 numbers invalid
         assert ContactBook(ctx).get("staff:ani", c[3]).number_valid is False

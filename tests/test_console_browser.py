@@ -256,7 +256,7 @@ async def test_console_end_to_end_in_chromium(stack: DemoStack, tmp_path: Path) 
         listed = await table.inner_text()
         assert "62*********01" in listed and not any(n in listed for n, _ in PROMO)
         reads = (await _audit_actions(st, token)).count("contact_read")  # a list is no full read
-        await console.get_by_label("Cari nama, label, atau nomor tersamar").fill("sari")
+        await console.get_by_label("Cari nama atau nomor lengkap").fill("sari")
         await table.locator("tbody tr").filter(has_text="Budi").wait_for(state="detached")
         await console.get_by_role("button", name="Buka kontak Sari").click()
         detail = console.locator(".contact-detail")
@@ -266,7 +266,7 @@ async def test_console_end_to_end_in_chromium(stack: DemoStack, tmp_path: Path) 
         await detail.get_by_role("button", name="Tekan lagi").click()
         await detail.locator(".badge.consent-denied").wait_for()
         assert await detail.get_by_role("button", name="Catat izin").is_disabled()
-        await console.get_by_label("Cari nama, label, atau nomor tersamar").fill("")
+        await console.get_by_label("Cari nama atau nomor lengkap").fill("")
         await console.get_by_role("button", name="Buka kontak Budi").click()
         await detail.locator(".contact-name", has_text="Budi").wait_for()
         await detail.get_by_role("button", name="Catat izin").click()
@@ -314,6 +314,11 @@ async def test_console_end_to_end_in_chromium(stack: DemoStack, tmp_path: Path) 
         assert await box.locator("dd[data-count=total]").text_content() == "2"
         assert await box.locator("dd[data-count=excluded]").text_content() == "1"  # Sari said no
         assert await box.locator("dd[data-count=failed]").count() == 0
+        await box.locator("[data-reason=marketing_opt_out]").wait_for()  # why Sari was left out
+        await box.get_by_text("Hasil per penerima").click()
+        await box.get_by_label("Status").select_option("excluded")
+        await box.get_by_role("button", name="Tampilkan").click()
+        await box.locator("table.recipients td", has_text="menolak pemasaran").wait_for()
         promos = {m.to for m in st.simulator.sent if m.type == "template"}
         assert promos == {PROMO[0][0], PROMO[2][0]}
         await shots(console, "07-broadcasts", full=True)
@@ -323,6 +328,10 @@ async def test_console_end_to_end_in_chromium(stack: DemoStack, tmp_path: Path) 
         await console.locator("[data-verified=true]").wait_for()
         await console.get_by_role("button", name="Bukti").first.click()
         await console.locator(".proof p.ok").wait_for()
+        settings = console.locator("form.campaign-settings")
+        await settings.get_by_label("Batas frekuensi (jam)").fill("48")
+        await settings.get_by_role("button", name="Simpan").click()
+        await settings.get_by_text("Pengaturan disimpan.").wait_for()
         await shots(console, "09-security", full=True)
 
         # -- English, and a phone-sized screen -------------------------------------------------

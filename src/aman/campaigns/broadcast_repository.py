@@ -62,6 +62,26 @@ WHERE r.run_id = :run AND r.contact_id > :after
 ORDER BY r.contact_id
 LIMIT :limit
 """
+# One row per combination of what ``derive_status`` looks at, with its count: the status of
+# a run in one aggregate query, however many recipients it has.
+_STATUS_GROUPS = """
+SELECT state, reason, outbox_state, delivery_status, error_code, replied, opted_out, count(*)
+FROM (
+  SELECT r.state AS state, r.reason AS reason, o.state AS outbox_state,
+         o.delivery_status AS delivery_status, o.error_code AS error_code,
+         CASE WHEN EXISTS (SELECT 1 FROM inbox i
+           WHERE i.tenant = r.tenant AND i.contact_ix = r.contact_ix AND i.msg_type <> 'event'
+             AND i.received_at >= o.sent_at AND i.received_at < o.sent_at + :window)
+         THEN 1 ELSE 0 END AS replied,
+         CASE WHEN EXISTS (SELECT 1 FROM consent_events c
+           WHERE c.tenant = r.tenant AND c.contact_ix = r.contact_ix AND c.granted = :no
+             AND c.at >= o.sent_at)
+         THEN 1 ELSE 0 END AS opted_out
+  FROM campaign_recipients r LEFT JOIN outbox o ON o.ref = r.ref
+  WHERE r.run_id = :run AND r.tenant = :tenant
+) s
+GROUP BY state, reason, outbox_state, delivery_status, error_code, replied, opted_out
+"""
 
 
 def ref_for(run_id: int, contact_id: int) -> str:
@@ -99,6 +119,7 @@ class BroadcastRepository:
         self._run_busy = text(_RUN_BUSY)
         self._withdraw = text(_WITHDRAW).bindparams(bindparam("ids", expanding=True))
         self._statuses = text(_STATUSES)
+        self._status_groups = text(_STATUS_GROUPS)
         self._ins_run = insert_ignore(dialect, CampaignRunRow, ["campaign_id", "scheduled_for"])
         self._ins_outbox = insert_ignore(dialect, Outbox, ["ref"])
         self._upsert_recipient = upsert(
@@ -405,6 +426,39 @@ class BroadcastRepository:
                 None if x[7] is None else float(x[7]),
                 None if x[8] is None else float(x[8]),
                 None if x[9] is None else float(x[9]),
+            )
+            for x in rows
+        ]
+
+    def status_groups(self, conn: Connection, run_id: int) -> list[tuple[RecipientRow, int]]:
+        """The run's recipients grouped by every input of ``derive_status``, with counts.
+
+        The rows stand for their group: ``contact_id`` is 0, ``replied_at`` and
+        ``opted_out_at`` are 1.0 when true (only whether they are set matters).
+        """
+        if self.dialect == "postgresql":
+            # The planner prices the correlated EXISTS per row high enough to JIT-compile the
+            # query, which takes ~10x longer than running it (measured at 100k recipients).
+            conn.execute(text("SET LOCAL jit = off"))
+        rows = conn.execute(
+            self._status_groups,
+            {"run": run_id, "tenant": self.tenant, "window": REPLY_WINDOW, "no": False},
+        ).all()
+        return [
+            (
+                RecipientRow(
+                    0,
+                    x[0],
+                    x[1],
+                    None,
+                    x[2],
+                    x[3],
+                    None if x[4] is None else int(x[4]),
+                    None,
+                    1.0 if x[5] else None,
+                    1.0 if x[6] else None,
+                ),
+                int(x[7]),
             )
             for x in rows
         ]

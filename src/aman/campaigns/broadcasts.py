@@ -23,9 +23,11 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from aman.campaigns.broadcast_repository import BroadcastRepository, RecipientRow
+from aman.campaigns.contacts_repository import ContactRecord, ContactsRepository
 from aman.campaigns.context import CampaignContext
 from aman.campaigns.errors import CampaignInputError, CampaignNotFoundError, CampaignStateError
 from aman.campaigns.models import CampaignRow, SegmentRow
+from aman.campaigns.phone import mask_number
 from aman.campaigns.schedule import DEFAULT_TZ, next_cron, validate_cron, zone
 from aman.campaigns.settings import load_settings
 from aman.campaigns.templates import Template, TemplateRegistry, check_spec, check_variables
@@ -35,6 +37,8 @@ __all__ = [
     "RECIPIENT_STATUSES",
     "CampaignService",
     "CampaignStatus",
+    "RecipientPage",
+    "RecipientView",
     "RunStatus",
     "derive_status",
     "template_texts",
@@ -53,6 +57,15 @@ RECIPIENT_STATUSES = (
     "cancelled",
 )
 MAX_TEXT = 4096
+RUN_STATES = ("running", "paused", "done", "cancelled")
+MAX_RECIPIENT_SCAN = 5000  # recipients examined per recipient_page call
+
+
+def _masked(ctx: CampaignContext, rec: ContactRecord | None) -> str | None:
+    """The contact's number masked; None when the contact no longer exists (merged, erased)."""
+    if rec is None:
+        return None
+    return mask_number(ctx.vault.open("contacts", "wa_id", rec.contact_ix, rec.wa_id_enc).decode())
 
 
 def derive_status(r: RecipientRow) -> str:
@@ -87,6 +100,24 @@ class RunStatus:
     statuses: dict[str, int]
     error_codes: dict[int, int]
     excluded_reasons: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientView:
+    """One recipient as staff may see it: masked number, status, why (excluded) or code."""
+
+    contact_id: int
+    number_masked: str | None
+    status: str
+    reason: str | None
+    error_code: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientPage:
+    run_id: int | None
+    items: list[RecipientView]
+    next_cursor: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,9 +392,7 @@ class CampaignService:
             c = self.repo.lock_campaign(conn, campaign_id, lock=False)
             if c is None:
                 raise CampaignNotFoundError(f"no campaign {campaign_id}")
-            runs = self.repo.runs_of(
-                conn, campaign_id, ("running", "paused", "done", "cancelled"), lock=False
-            )
+            runs = self.repo.runs_of(conn, campaign_id, RUN_STATES, lock=False)
             out = [self._run_status(conn, r) for r in runs]
         return CampaignStatus(c.id, c.name, c.state, c.category, c.next_run_at, c.cron, out)
 
@@ -371,19 +400,13 @@ class CampaignService:
         statuses: Counter[str] = Counter()
         codes: Counter[int] = Counter()
         reasons: Counter[str] = Counter()
-        after = 0
-        while True:
-            batch = self.repo.statuses(conn, run.id, after=after, limit=2000)
-            for r in batch:
-                st = derive_status(r)
-                statuses[st] += 1
-                if st == "failed" and r.error_code is not None:
-                    codes[r.error_code] += 1
-                if st == "excluded" and r.reason:
-                    reasons[r.reason] += 1
-            if len(batch) < 2000:
-                break
-            after = batch[-1].contact_id
+        for r, n in self.repo.status_groups(conn, run.id):  # one GROUP BY, not a scan
+            st = derive_status(r)
+            statuses[st] += n
+            if st == "failed" and r.error_code is not None:
+                codes[r.error_code] += n
+            if st == "excluded" and r.reason:
+                reasons[r.reason] += n
         return RunStatus(
             run.id,
             run.state,
@@ -395,6 +418,61 @@ class CampaignService:
             dict(codes),
             dict(reasons),
         )
+
+    def recipient_page(
+        self,
+        campaign_id: int,
+        *,
+        run_id: int | None = None,
+        status: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> RecipientPage:
+        """Recipients of a run (default: the latest) by contact id, numbers masked.
+
+        With ``status`` only recipients in that status are returned; at most
+        ``MAX_RECIPIENT_SCAN`` recipients are examined per call, so a page may hold
+        fewer than ``limit`` items while ``next_cursor`` still says where to go on.
+        """
+        if status is not None and status not in RECIPIENT_STATUSES:
+            raise CampaignInputError(f"status is one of {', '.join(RECIPIENT_STATUSES)}")
+        contacts = ContactsRepository(self.ctx.dialect, self.ctx.tenant)
+        with self.ctx.engine.connect() as conn:
+            if self.repo.lock_campaign(conn, campaign_id, lock=False) is None:
+                raise CampaignNotFoundError(f"no campaign {campaign_id}")
+            runs = self.repo.runs_of(conn, campaign_id, RUN_STATES, lock=False)
+            run = runs[-1] if run_id is None and runs else None
+            run = run or next((r for r in runs if r.id == run_id), None)
+            if run is None:
+                if run_id is not None:
+                    raise CampaignNotFoundError(f"no run {run_id} of campaign {campaign_id}")
+                return RecipientPage(None, [], None)
+            found: list[tuple[RecipientRow, str]] = []
+            cursor, scanned, more = after, 0, True
+            while more and len(found) < limit and scanned < MAX_RECIPIENT_SCAN:
+                batch = self.repo.statuses(conn, run.id, after=cursor, limit=500)
+                more = len(batch) == 500
+                for r in batch:
+                    scanned += 1
+                    cursor = r.contact_id
+                    st = derive_status(r)
+                    if status is None or st == status:
+                        found.append((r, st))
+                        if len(found) == limit:
+                            more = more or r is not batch[-1]
+                            break
+            records = contacts.get_many(conn, [r.contact_id for r, _ in found])
+        items = [
+            RecipientView(
+                r.contact_id,
+                _masked(self.ctx, records.get(r.contact_id)),
+                st,
+                r.reason if st in ("excluded", "held", "cancelled") else None,
+                r.error_code if st == "failed" else None,
+            )
+            for r, st in found
+        ]
+        return RecipientPage(run.id, items, cursor if more else None)
 
     def recipients(
         self, run_id: int, *, after: int = 0, limit: int = 100

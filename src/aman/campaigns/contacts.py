@@ -173,12 +173,17 @@ class ContactBook:
             raise CampaignNotFoundError(f"no contact {contact_id}")
         return rec
 
-    def get(self, actor: str, contact_id: int) -> ContactView:
-        """One contact decrypted; the read is audited."""
+    def get(self, actor: str, contact_id: int, *, audit: bool = True) -> ContactView:
+        """One contact decrypted; the read is audited.
+
+        ``audit=False`` only to echo a contact the same actor has just saved: that
+        change is audited as a write, and the answer is what they sent plus the record.
+        """
         with self.ctx.unit() as conn:
             rec = self._require(conn, contact_id)
             tags = self.repo.tags_for(conn, [rec.id]).get(rec.id, set())
-            self.ctx.record(conn, actor, "contact_read", _target(rec.contact_ix))
+            if audit:
+                self.ctx.record(conn, actor, "contact_read", _target(rec.contact_ix))
         return self._view(rec, tags)
 
     def find(self, wa_id: str) -> int | None:

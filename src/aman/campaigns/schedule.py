@@ -31,7 +31,7 @@ DEFAULT_TZ = "Asia/Jakarta"
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("Asia")
         raise CampaignInputError(f"unknown time zone {name[:64]!r} (e.g. Asia/Jakarta)") from None
 
 

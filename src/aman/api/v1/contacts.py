@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated, Any
@@ -34,18 +35,20 @@ from aman.campaigns.contacts_repository import (
     to_record,
 )
 from aman.campaigns.context import CampaignContext
-from aman.campaigns.errors import CampaignInputError
+from aman.campaigns.errors import CampaignInputError, InvalidPhoneNumberError
 from aman.campaigns.importer import ContactImporter, ImportReport, RowIssue
 from aman.campaigns.models import ContactProfileRow, ContactTagRow
-from aman.campaigns.phone import mask_number
+from aman.campaigns.phone import mask_number, normalize_phone
 from aman.storage.models import Contact
 from aman.storage.vault import Vault
 
-__all__ = ["MAX_IMPORT_BYTES", "list_contacts_page", "router"]
+__all__ = ["MAX_IMPORT_BYTES", "NAME_SCAN_CAP", "list_contacts_page", "router"]
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+NAME_SCAN_CAP = 2000  # contacts whose names one search request may decrypt
+_PHONE_CHARS = re.compile(r"[0-9+() -]*[0-9][0-9+() -]*")
 MAX_ID = 2**62  # ids are BIGINT; larger values are refused before they reach SQL
 ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 _CSV_TYPES = ("text/csv", "application/csv", "text/plain")
@@ -189,8 +192,10 @@ def list_contacts_page(
     after: int = 0,
     limit: int = 50,
     tag: str | None = None,
+    contact_ix: str | None = None,
 ) -> list[ContactSummary]:
-    """One page of the tenant's contacts in id order after ``after``, numbers masked."""
+    """One page of the tenant's contacts in id order after ``after``, numbers masked
+    (only the contact with blind index ``contact_ix`` when it is given)."""
     stmt = (
         select(*record_columns())
         .select_from(Contact)
@@ -200,6 +205,8 @@ def list_contacts_page(
         .limit(limit)
     )
     stmt = scoped(stmt, Contact, scope)
+    if contact_ix is not None:
+        stmt = stmt.where(Contact.contact_ix == contact_ix)
     if tag is not None:
         tagged = scoped(
             select(ContactTagRow.contact_id).where(ContactTagRow.tag == clean_tag(tag)),
@@ -213,6 +220,52 @@ def list_contacts_page(
             conn, [r.id for r in records]
         )
     return [_summary(vault, rec, tags.get(rec.id, set())) for rec in records]
+
+
+def search_contacts_page(
+    engine: Engine,
+    vault: Vault,
+    scope: TenantScope,
+    q: str,
+    *,
+    after: int = 0,
+    limit: int = 50,
+    tag: str | None = None,
+) -> tuple[list[ContactSummary], int | None]:
+    """Contacts matching ``q`` and the cursor to continue from (None: nothing more).
+
+    A query of phone characters is a whole number, looked up by its blind index (the
+    only way numbers are findable).  Otherwise names, which are encrypted, are
+    decrypted page by page: at most ``NAME_SCAN_CAP`` contacts per call.
+    """
+    if _PHONE_CHARS.fullmatch(q):
+        try:
+            number = normalize_phone(q)
+        except InvalidPhoneNumberError as exc:
+            raise Problem(
+                422, "invalid request", f"q: {exc}; numbers are found whole only", field="q"
+            ) from None
+        ix = vault.contact_index(number)
+        found = list_contacts_page(
+            engine, vault, scope, after=after, limit=1, tag=tag, contact_ix=ix
+        )
+        return found, None
+    needle = q.casefold()
+    out: list[ContactSummary] = []
+    cursor, scanned = after, 0
+    while scanned < NAME_SCAN_CAP:
+        size = min(200, NAME_SCAN_CAP - scanned)
+        page = list_contacts_page(engine, vault, scope, after=cursor, limit=size, tag=tag)
+        for c in page:
+            scanned += 1
+            cursor = c.id
+            if c.name is not None and needle in c.name.casefold():
+                out.append(c)
+                if len(out) == limit:
+                    return out, (cursor if c is not page[-1] or len(page) == size else None)
+        if len(page) < size:
+            return out, None
+    return out, cursor
 
 
 def _summary(vault: Vault, rec: ContactRecord, tags: set[str]) -> ContactSummary:
@@ -282,10 +335,28 @@ def list_contacts(
     cursor: int | None = Query(default=None, ge=0, le=MAX_ID, description="Last id seen"),
     limit: int = Query(default=50, ge=1, le=200),
     tag: str | None = Query(default=None, min_length=1, max_length=64),
+    q: str | None = Query(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="A whole phone number (any accepted format) or part of a name",
+    ),
 ) -> ContactPage:
-    """The tenant's contacts in id order; numbers are masked, names and fields left out."""
+    """The tenant's contacts in id order; numbers are masked, custom fields left out.
+
+    ``q`` of digits (with +, spaces, -, parentheses) finds the contact with that whole
+    number through its blind index; partial numbers cannot be searched (422).  Any
+    other ``q`` matches names, case-insensitively.  Names are stored encrypted, so a
+    name search decrypts at most 2,000 contacts per request: a page may be short or
+    empty while ``next_cursor`` is set — follow it until it is null.
+    """
     require(scope, perms.CONTACTS_READ)
     ctx = _ctx(request, scope)
+    if q is not None and q.strip():
+        found, nxt = search_contacts_page(
+            ctx.engine, ctx.vault, scope, q.strip(), after=cursor or 0, limit=limit, tag=tag
+        )
+        return ContactPage(items=found, next_cursor=nxt)
     items = list_contacts_page(
         ctx.engine, ctx.vault, scope, after=cursor or 0, limit=limit, tag=tag
     )
@@ -401,7 +472,8 @@ def upsert_contact(
         )
     if found is not None:
         response.status_code = 200
-    return _full(book.get(scope.principal, cid))
+    # The save itself is audited (contact_upsert); echoing it back is not a read.
+    return _full(book.get(scope.principal, cid, audit=False))
 
 
 @router.get("/{contact_id}", response_model=ContactOut)

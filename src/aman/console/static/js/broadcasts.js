@@ -14,16 +14,23 @@ function component(tpl, type) {
   return (tpl.components || []).find((c) => String(c.type || "").toUpperCase() === type) || null;
 }
 
-function placeholders(text) {
-  const out = [];
-  for (const m of String(text || "").matchAll(PLACEHOLDER)) if (!out.includes(m[1])) out.push(m[1]);
-  return out;
+/** The template's variable slots grouped by where they sit ("header", "body", "button:1"),
+ * in the order GET /templates lists them (the order the API expects their values in). */
+function slotGroups(tpl) {
+  const groups = new Map();
+  for (const slot of (tpl && tpl.slots) || []) {
+    if (!groups.has(slot.key)) groups.set(slot.key, []);
+    groups.get(slot.key).push(slot);
+  }
+  return groups;
 }
 
-function fill(text, names, values) {
-  return String(text || "").replace(PLACEHOLDER, (_, name) => {
-    const v = values[names.indexOf(name)];
-    return v ? v : "{{" + name + "}}";
+/** ``text`` with each {{name}} of ``slots`` replaced by its value (kept as is while empty). */
+function fill(text, slots, values) {
+  return String(text || "").replace(PLACEHOLDER, (whole, name) => {
+    const i = (slots || []).findIndex((slot) => slot.name === name);
+    const v = i >= 0 ? values[slots[i].key + "#" + i] : "";
+    return v ? v : whole;
   });
 }
 
@@ -31,18 +38,70 @@ function fill(text, names, values) {
 function phonePreview(tpl, values) {
   const phone = h("div", { class: "phone", "aria-label": t("broadcasts.preview") });
   if (!tpl) return replace(phone, h("p", { class: "muted center", text: t("broadcasts.pick_template") }));
+  const groups = slotGroups(tpl);
   const header = component(tpl, "HEADER");
   const body = component(tpl, "BODY");
   const footer = component(tpl, "FOOTER");
   const buttons = component(tpl, "BUTTONS");
-  const names = placeholders(body && body.text);
+  const media = header && header.format && header.format !== "TEXT";
   const bubble = h("div", { class: "bubble out" },
-    header && header.text ? h("p", { class: "b-head", text: header.text }) : null,
-    h("p", { class: "b-body", text: fill(body ? body.text : "[" + tpl.name + "]", names, values) }),
+    media ? h("p", { class: "b-head muted", text: "[" + t("broadcasts.media_" + header.format.toLowerCase(), null, header.format) + "]" }) : null,
+    header && header.text ? h("p", { class: "b-head", text: fill(header.text, groups.get("header"), values) }) : null,
+    h("p", { class: "b-body", text: body ? fill(body.text, groups.get("body"), values) : "[" + tpl.name + "]" }),
     footer && footer.text ? h("p", { class: "b-foot", text: footer.text }) : null);
-  const btns = buttons && Array.isArray(buttons.buttons)
+  const btns = buttons && buttons.buttons.length
     ? h("div", { class: "b-buttons" }, buttons.buttons.map((b) => h("span", { class: "b-button", text: b.text || b.type }))) : null;
   return replace(phone, h("div", { class: "phone-bar", text: t("broadcasts.phone_title") }), h("div", { class: "phone-screen" }, bubble, btns));
+}
+
+/** The label of one variable input: which part of the template it fills. */
+function slotLabel(slot) {
+  if (slot.component === "button") return t("broadcasts.slot_button", { i: slot.index + 1, n: slot.name });
+  if (slot.component === "header") return t(slot.kind === "text" ? "broadcasts.slot_header" : "broadcasts.slot_media", { n: slot.name });
+  return t("broadcasts.variable", { n: slot.name });
+}
+
+const REASONS = ["opted_out", "marketing_opt_out", "invalid_number", "recent_campaign", "needs_template", "bad_variables"];
+const RECIPIENT_PAGE = 50;
+
+function reasonText(reason) {
+  if (!reason) return "";
+  if (reason.startsWith("template_")) return t("hold.template", { status: reason.slice(9).toUpperCase() });
+  return t("reason." + reason, null, reason);
+}
+
+/** Per-recipient results of broadcast ``id``, asked for on demand (masked numbers only). */
+function recipientsPanel(id) {
+  const filter = h("select", {}, h("option", { value: "", text: t("broadcasts.all_statuses") }),
+    STATUS_ORDER.map((k) => h("option", { value: k, text: t("broadcasts.count_" + k, null, k) })));
+  const body = h("tbody");
+  const more = h("button", { type: "button", text: t("contacts.more"), hidden: true });
+  const msg = h("p", { class: "muted small", role: "status" });
+  let cursor = null;
+  const load = async (append) => {
+    const params = new URLSearchParams({ limit: String(RECIPIENT_PAGE) });
+    if (filter.value) params.set("state", filter.value);
+    if (append && cursor !== null) params.set("cursor", String(cursor));
+    try {
+      const page = await get("/broadcasts/" + encodeURIComponent(id) + "/recipients?" + params);
+      const rows = items(page).map((r) => h("tr", {},
+        h("td", { class: "masked", text: r.number_masked || "—" }),
+        h("td", {}, h("span", { class: "badge state-" + r.status, text: t("broadcasts.count_" + r.status, null, r.status) })),
+        h("td", { text: r.error_code ? String(r.error_code) : reasonText(r.reason) })));
+      if (append) body.append(...rows); else replace(body, rows);
+      cursor = page.next_cursor ?? null;
+      more.hidden = cursor === null;
+      msg.textContent = body.children.length ? "" : (cursor === null ? t("broadcasts.no_recipients") : t("broadcasts.keep_looking"));
+    } catch (err) { msg.textContent = errorText(err); }
+  };
+  more.addEventListener("click", () => load(true));
+  const form = h("form", { class: "toolbar", "aria-label": t("broadcasts.recipients") },
+    field(t("broadcasts.recipient_status"), filter), h("button", { type: "submit", text: t("broadcasts.show_recipients") }));
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load(false); });
+  return h("details", { class: "recipients" }, h("summary", { text: t("broadcasts.recipients") }), form, msg,
+    h("div", { class: "table-wrap" }, h("table", { class: "recipients" },
+      h("thead", {}, h("tr", {}, [t("contacts.number"), t("broadcasts.status"), t("broadcasts.why")].map((x) => h("th", { scope: "col", text: x })))),
+      body)), more);
 }
 
 // Recipients still waiting for the sender; every other status (except "excluded", never sent)
@@ -66,6 +125,7 @@ export function progressOf(d) {
 function detail(box, id, onSettled) {
   let timer = 0;
   let stopped = false;
+  const panel = recipientsPanel(id);  // kept across polls: what was loaded stays open
   const render = async () => {
     clearTimeout(timer);
     let d;
@@ -85,18 +145,22 @@ function detail(box, id, onSettled) {
     const state = String(d.state || "");
     const counts = [["total", recipients], ...STATUS_ORDER.filter((k) => statuses[k]).map((k) => [k, statuses[k]])];
     const codes = Object.entries(d.error_codes || {});
+    const reasons = Object.entries(d.excluded_reasons || {}).sort((a, b) => REASONS.indexOf(a[0]) - REASONS.indexOf(b[0]));
     replace(box,
       h("h3", { text: (d.name || t("broadcasts.title")) + " · #" + id }),
       h("p", {}, h("span", { class: "badge state-" + state, "data-state": state, text: t("state." + state, null, state) }),
         d.next_run_at && !settled ? [" ", h("span", { class: "muted small", text: t("broadcasts.next_run", { at: when(d.next_run_at, lang()) }) })] : null),
+      d.hold_reason && !DONE_STATES.has(state) ? h("p", { class: "hold", role: "note", text: t("broadcasts.held_because", { reason: reasonText(d.hold_reason) }) }) : null,
       progressBar(t("broadcasts.progress"), fraction),
       h("dl", { class: "counts" }, counts.map(([k, v]) => [h("dt", { text: t("broadcasts.count_" + k, null, k) }), h("dd", { "data-count": k, text: String(v) })])),
       codes.length ? h("p", { class: "small" }, t("broadcasts.error_codes") + ": ", codes.map(([c, n]) => h("span", { class: "tag", text: c + " × " + n }))) : null,
+      reasons.length ? h("p", { class: "small excluded-reasons" }, t("broadcasts.excluded_why") + ": ", reasons.map(([r, n]) => h("span", { class: "tag", "data-reason": r, text: reasonText(r) + " × " + n }))) : null,
       h("div", { class: "actions" },
         h("button", { type: "button", text: t("broadcasts.pause"), onclick: act("pause"), disabled: DONE_STATES.has(state) || state === "paused" }),
         h("button", { type: "button", text: t("broadcasts.resume"), onclick: act("resume"), disabled: state !== "paused" }),
         DONE_STATES.has(state) ? null : confirmButton(t("broadcasts.cancel"), t("broadcasts.cancel_confirm"), act("cancel"), "danger"),
-        h("button", { type: "button", class: "refresh", text: t("broadcasts.refresh"), onclick: render })));
+        h("button", { type: "button", class: "refresh", text: t("broadcasts.refresh"), onclick: render })),
+      panel);
     // Live: ask again while the sender still has work (delivery ticks keep arriving after that;
     // "refresh" asks once more).
     const later = !recipients && d.next_run_at && d.next_run_at * 1000 - Date.now() > 60000;
@@ -143,18 +207,22 @@ export async function renderBroadcasts(main) {
   const varsBox = h("div", { class: "vars" });
   const preview = h("div");
   const msg = h("p", { class: "form-msg", role: "status" });
-  let values = [];
+  let values = {};
   const current = () => templates[Number(tplSel.value)] || null;
   const redraw = () => replace(preview, phonePreview(tplSel.value === "" ? null : current(), values));
   tplSel.addEventListener("change", () => {
     const tpl = tplSel.value === "" ? null : current();
-    const names = placeholders(tpl && component(tpl, "BODY") ? component(tpl, "BODY").text : "");
-    values = names.map(() => "");
-    replace(varsBox, names.map((n, i) => {
-      const input = h("input", { type: "text", maxlength: 1024, required: true, placeholder: i === 0 ? "{first_name|Kak}" : "" });
-      input.addEventListener("input", () => { values[i] = input.value; redraw(); });
-      return field(t("broadcasts.variable", { n }), input, i === 0 ? t("broadcasts.variable_hint") : null);
-    }));
+    values = {};
+    const inputs = [];
+    for (const [key, slots] of slotGroups(tpl)) {
+      slots.forEach((slot, i) => {
+        const text = slot.kind === "text" || slot.kind === "coupon_code";
+        const input = h("input", { type: text ? "text" : "url", maxlength: 1024, required: true, placeholder: key === "body" && i === 0 ? "{first_name|Kak}" : "" });
+        input.addEventListener("input", () => { values[key + "#" + i] = input.value; redraw(); });
+        inputs.push(field(slotLabel(slot), input, key === "body" && i === 0 ? t("broadcasts.variable_hint") : (text ? null : t("broadcasts.media_hint"))));
+      });
+    }
+    replace(varsBox, inputs);
     redraw();
   });
   redraw();
@@ -173,7 +241,8 @@ export async function renderBroadcasts(main) {
     try {
       const out = await post("/broadcasts", {
         name: name.value.trim(), segment_id: Number(segSel.value), template: tpl.name, language: tpl.language,
-        variables: values.length ? { body: values } : {}, run_at: runAt,
+        variables: Object.fromEntries([...slotGroups(tpl)].map(([key, slots]) => [key, slots.map((_, i) => values[key + "#" + i] || "")])),
+        run_at: runAt,
       });
       msg.textContent = t("broadcasts.created");
       msg.className = "form-msg ok";

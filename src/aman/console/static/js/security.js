@@ -1,8 +1,9 @@
-// Security: alerts, fraud reports, the audit ledger (verification, proof viewer), users, API tokens.
+// Security: alerts, fraud reports, the audit ledger (verification, proof viewer), users, API tokens,
+// campaign settings (quiet hours, messaging tier, frequency cap).
 
 import { h, replace, field, when, announce, confirmButton } from "./dom.js";
 import { t, lang } from "./i18n.js";
-import { get, post, del, items, ApiError } from "./api.js";
+import { get, post, put, del, items, ApiError } from "./api.js";
 import { unavailable, errorText } from "./contacts.js";
 
 const hex = (bytes) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -207,6 +208,48 @@ async function tokensSection() {
   });
 }
 
+const TIERS = ["250", "2000", "10000", "100000", ""];
+
+/** Broadcast policy (tenant:manage): time zone, quiet hours, messaging tier, frequency cap. */
+function campaignSettingsSection() {
+  return optionalSection("/campaign-settings", t("settings.campaigns"), (box, cur) => {
+    const [start, end] = (cur.quiet_hours || "21:00-08:00").split("-");
+    const tz = h("input", { type: "text", required: true, maxlength: 64, value: cur.tz, autocomplete: "off" });
+    const quietOn = h("input", { type: "checkbox", checked: cur.quiet_hours !== null });
+    const from = h("input", { type: "time", required: true, value: start });
+    const to = h("input", { type: "time", required: true, value: end });
+    const tier = h("select", {}, TIERS.map((v) => h("option", { value: v, text: v ? Number(v).toLocaleString(lang()) : t("settings.unlimited"), selected: String(cur.tier_limit ?? "") === v })));
+    const cap = h("input", { type: "number", min: 0, max: 2160, step: "any", required: true, value: String(cur.frequency_cap_hours) });
+    const msg = h("p", { class: "form-msg", role: "status" });
+    const sync = () => { from.disabled = to.disabled = !quietOn.checked; };
+    quietOn.addEventListener("change", sync);
+    sync();
+    const form = h("form", { class: "inline-form campaign-settings" },
+      field(t("settings.tz"), tz, t("settings.tz_hint")),
+      h("div", { class: "field" }, h("label", {}, quietOn, " ", t("settings.quiet_on"))),
+      field(t("settings.quiet_from"), from), field(t("settings.quiet_to"), to),
+      field(t("settings.tier"), tier, t("settings.tier_hint")),
+      field(t("settings.cap"), cap, t("settings.cap_hint")),
+      h("button", { type: "submit", class: "primary", text: t("common.save") }), msg);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        const out = await put("/campaign-settings", {
+          tz: tz.value.trim(), quiet_hours: quietOn.checked ? from.value + "-" + to.value : "off",
+          tier_limit: tier.value ? Number(tier.value) : null, frequency_cap_hours: Number(cap.value),
+        });
+        tz.value = out.tz;
+        msg.textContent = t("settings.saved");
+        msg.className = "form-msg ok";
+      } catch (err) {
+        msg.textContent = errorText(err);
+        msg.className = "form-msg error";
+      }
+    });
+    box.append(form);
+  });
+}
+
 export async function renderSecurity(main, ctx) {
   replace(main, h("h1", { text: t("nav.security") }));
   const perms = new Set(ctx.me.permissions);
@@ -214,5 +257,6 @@ export async function renderSecurity(main, ctx) {
   if (perms.has("audit:read")) parts.push(auditSection());
   if (perms.has("users:manage")) parts.push(usersSection(ctx.me));
   if (perms.has("tokens:manage")) parts.push(tokensSection());
+  if (perms.has("tenant:manage")) parts.push(campaignSettingsSection());
   for (const part of await Promise.all(parts)) main.append(part);
 }
