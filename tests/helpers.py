@@ -1,10 +1,20 @@
-"""Test helpers: build Cloud API bodies, sign and post them, poll for conditions."""
+"""Test helpers: build Cloud API bodies, sign and post them, poll for conditions.
+
+The subprocess tests (crash, chaos, graceful shutdown) also share here how they
+start ``aman serve``, wait for it to be healthy and collect the replies the
+simulator accepted.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -124,3 +134,69 @@ async def until(cond: Callable[[], Any], timeout: float = 10.0, what: str = "con
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_aman(
+    env: dict[str, str], port: int, log: Path, *, role: str | None = None
+) -> subprocess.Popen[bytes]:
+    """``aman serve`` (all roles, or one ``role``) as a child process logging to ``log``."""
+    args = [sys.executable, "-m", "aman.cli", "serve", "--port", str(port)]
+    if role is not None:
+        args[4:4] = ["--role", role]
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+async def wait_healthy(
+    url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Wait until ``GET url/healthz`` answers 200; fail at once if ``proc`` has exited."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError(f"{url}: the server exited with {proc.returncode}")
+            try:
+                async with s.get(f"{url}/healthz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{url} did not become healthy")
+
+
+async def collect_replies(
+    sim_base: str, expected: Collection[str], timeout: float
+) -> tuple[Counter[str], list[dict[str, Any]]]:
+    """The text replies a simulator process accepted, once each of ``expected`` got one.
+
+    Reads ``/_sim/messages`` incrementally and, between reads, long-polls
+    ``/_sim/wait`` for the next accepted send instead of sleeping.  Returns after
+    ``timeout`` seconds even when replies are missing: the caller asserts.
+    Gives the count of each text body and every accepted send (any type).
+    """
+    deadline = time.monotonic() + timeout
+    sent: list[dict[str, Any]] = []
+    got: Counter[str] = Counter()
+    async with aiohttp.ClientSession() as s:
+        while True:
+            async with s.get(f"{sim_base}/_sim/messages", params={"since": len(sent)}) as r:
+                r.raise_for_status()
+                new: list[dict[str, Any]] = await r.json()
+            sent += new
+            got.update(m["body"]["text"]["body"] for m in new if m["type"] == "text")
+            left = deadline - time.monotonic()
+            if left <= 0 or all(got[t] >= 1 for t in expected):
+                return got, sent
+            wait = {"count": len(sent) + 1, "timeout": round(min(left, 5.0), 3)}
+            async with s.get(f"{sim_base}/_sim/wait", params=wait) as r:
+                if r.status not in (200, 408):  # 408: nothing new within the wait
+                    r.raise_for_status()

@@ -15,54 +15,23 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
 from aman.security.crypto import generate_master_key
+from helpers import collect_replies, free_port, start_aman, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 APP_SECRET = "crash-test-app-secret"
 TOKEN = "crash-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_aman(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "aman.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def wait_healthy(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as s:
-        while time.monotonic() < deadline:
-            try:
-                async with s.get(f"{url}/healthz") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("aman did not become healthy")
 
 
 async def test_kill_9_mid_load_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
@@ -117,7 +86,7 @@ async def test_kill_9_mid_load_loses_nothing_and_duplicates_nothing(tmp_path: Pa
         }
         log = tmp_path / "aman.log"
         aman = start_aman(env, aman_port, log)
-        await wait_healthy(aman_url)
+        await wait_healthy(aman_url, proc=aman)
 
         users = [f"62813{i:08d}" for i in range(50)]
         total = 500
@@ -149,22 +118,13 @@ async def test_kill_9_mid_load_loses_nothing_and_duplicates_nothing(tmp_path: Pa
         aman.wait(10)
         await asyncio.sleep(0.4)
         aman = start_aman(env, aman_port, log)  # same database
-        await wait_healthy(aman_url)
+        await wait_healthy(aman_url, proc=aman)
         await asyncio.wait_for(loader, 120)
 
         acked = sorted(t for t, code in results.items() if code == 200)
         assert len(acked) >= total * 0.95, Counter(results.values())
 
-        async def replies() -> Counter[str]:
-            async with aiohttp.ClientSession() as s, s.get(f"{sim_base}/_sim/messages") as r:
-                sent: list[dict[str, Any]] = await r.json()
-            return Counter(m["body"]["text"]["body"] for m in sent if m["type"] == "text")
-
-        deadline = time.monotonic() + 40
-        got = await replies()
-        while time.monotonic() < deadline and not all(got[t] >= 1 for t in acked):
-            await asyncio.sleep(0.25)
-            got = await replies()
+        got, _ = await collect_replies(sim_base, acked, 40)
         missing = [t for t in acked if got[t] == 0]
         twice = {t: n for t, n in got.items() if n > 1}
         assert not missing, f"{len(missing)} acknowledged messages got no reply: {missing[:5]}"
@@ -195,14 +155,11 @@ async def test_kill_9_mid_load_loses_nothing_and_duplicates_nothing(tmp_path: Pa
         print("\ncrash test report:", json.dumps(report))
         assert states.get("sending", 0) == 0 and states.get("uncertain", 0) == 0
     finally:
+        # Everything is checked: no graceful drain needed (test_graceful_shutdown has that).
         for proc in (aman, sim):
             if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+                proc.kill()
+                proc.wait(15)
         if sim.stdout is not None:
             sim.stdout.close()
         sim_log.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 from collections.abc import Awaitable
@@ -23,7 +22,6 @@ from helpers import rows, scalar, until
 pytestmark = pytest.mark.anyio
 OWNER = "6281234567890"  # owns the demo shop's seeded orders and the demo bank account
 SITI = "6281298765432"  # the second seeded customer (owns ORD-20001)
-SETTLE = 0.12  # seconds of quiet after the expected replies: catches an extra message
 ACCOUNTS = ("1234567890", "2345678901", "9876543210")  # full numbers never shown
 
 
@@ -76,15 +74,29 @@ class Talk:
     def mine(self) -> list[Any]:
         return [m for m in self.st.simulator.sent if m.to == self.wa_id]
 
-    async def _turn(self, send: Awaitable[Any], n: int) -> list[Any]:
-        before = len(self.mine())
-        await send
-        if n:
-            await until(lambda: len(self.mine()) >= before + n, what=f"{n} replies")
-        await asyncio.sleep(SETTLE)
+    def _quiet(self) -> bool:
+        """Every stored inbound message is handled and every reply it caused was sent."""
+        return not scalar(
+            self.st,
+            "select (select count(*) from inbox where status not in ('done', 'failed'))"
+            " + (select count(*) from outbox where state not in ('sent', 'failed'))",
+        )
+
+    async def _replies(self, before: int, n: int, what: str) -> list[Any]:
+        """Exactly the ``n`` replies since ``before``: waits for them, then for quiet.
+
+        Quiet (nothing left to handle or to send) is what shows there is no extra
+        message still on its way, so no fixed pause is needed to catch one.
+        """
+        await until(lambda: len(self.mine()) >= before + n and self._quiet(), what=what)
         got = self.mine()[before:]
         assert len(got) == n, [shown(m) for m in got]
         return got
+
+    async def _turn(self, send: Awaitable[Any], n: int) -> list[Any]:
+        before = len(self.mine())
+        await send
+        return await self._replies(before, n, f"{n} replies")
 
     async def say(self, text: str, n: int = 1) -> list[Any]:
         return await self._turn(self.st.phone.send_text(self.wa_id, text, name=self.name), n)
@@ -113,11 +125,7 @@ class Talk:
             s.post(f"{self.st.url}/verify/{token}", data={"pin": DEMO_PIN}) as r,
         ):
             assert r.status == 200
-        await until(lambda: len(self.mine()) >= before + n, what="reply after verification")
-        await asyncio.sleep(SETTLE)
-        got = self.mine()[before:]
-        assert len(got) == n, [shown(m) for m in got]
-        return got
+        return await self._replies(before, n, "reply after verification")
 
 
 def humans(st: DemoStack) -> int:

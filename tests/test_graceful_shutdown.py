@@ -9,16 +9,18 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from aman.security.crypto import generate_master_key
-from test_crash import APP_SECRET, TOKEN, free_port, start_aman, wait_healthy
+from helpers import collect_replies, free_port, start_aman, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+
+APP_SECRET = "shutdown-test-app-secret"
+TOKEN = "shutdown-test-token"
 
 
 async def test_sigterm_drains_and_releases_everything(tmp_path: Path) -> None:
@@ -62,7 +64,7 @@ async def test_sigterm_drains_and_releases_everything(tmp_path: Path) -> None:
             "AMAN_MARK_READ": "false",
         }
         aman = start_aman(env, port, tmp_path / "aman.log")
-        await wait_healthy(f"http://127.0.0.1:{port}")
+        await wait_healthy(f"http://127.0.0.1:{port}", proc=aman)
         async with aiohttp.ClientSession() as s:
 
             async def one(i: int) -> int:
@@ -89,20 +91,14 @@ async def test_sigterm_drains_and_releases_everything(tmp_path: Path) -> None:
             assert (busy, doing, workers, leases) == (0, 0, 0, 0)
             # What was left is finished by the next start, exactly once.
             aman = start_aman(env, port, tmp_path / "aman.log")
-            await wait_healthy(f"http://127.0.0.1:{port}")
-            for _ in range(100):
-                async with s.get(f"{sim_base}/_sim/messages") as r:
-                    sent = await r.json()
-                if len(sent) >= 40:
-                    break
-                await asyncio.sleep(0.1)
-            got = Counter(m["body"]["text"]["body"] for m in sent)
+            await wait_healthy(f"http://127.0.0.1:{port}", proc=aman)
+            got, _ = await collect_replies(sim_base, [f"t{i}" for i in range(40)], 10)
             assert sorted(got) == sorted(f"t{i}" for i in range(40))
             assert set(got.values()) == {1}
     finally:
-        for proc in (aman, sim):
+        for proc in (aman, sim):  # the drain under test is the first SIGTERM above
             if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                proc.kill()
                 proc.wait(30)
         if sim.stdout is not None:
             sim.stdout.close()
