@@ -29,8 +29,11 @@ async def test_schemathesis_finds_no_server_errors(tmp_path: Path, auth: str) ->
         if auth == "admin-token":
             token = st.runtime.accounts.tokens.create(
                 TenantScope.system("default", "schemathesis"), "schemathesis", ["admin"]).secret
+            # Revoking tokens is left out: the run would revoke its own token (id 1)
+            # and meet nothing but 401 afterwards.
             args += ["-H", f"Authorization: Bearer {token}", "--max-examples", "15",
-                     "--max-time", "25", "--phases", "examples,coverage,fuzzing"]
+                     "--max-time", "25", "--phases", "examples,coverage,fuzzing",
+                     "--exclude-operation-id-regex", "^revoke_token"]
         else:
             # Without a token the protected operations answer 401 before reading any
             # input, and the few public ones get the full run in the admin variant:

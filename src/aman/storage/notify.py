@@ -53,11 +53,25 @@ class PgListener:
             # Everything may have changed while we were not listening.
             for wake in self._handlers.values():
                 wake()
-            while not stop.is_set():
-                async for note in conn.notifies(timeout=5.0):
-                    handler = self._handlers.get(note.channel)
-                    if handler is not None:
-                        handler()
-                    if stop.is_set():
-                        return
-                await conn.execute("SELECT 1")  # keep-alive; raises if the server went away
+            # Stop at once on shutdown, not at the next 5-second keep-alive.
+            serve = asyncio.ensure_future(self._serve(conn, stop))
+            stopping = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({serve, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (serve, stopping):
+                    task.cancel()
+            if serve.done() and not serve.cancelled():
+                error = serve.exception()
+                if error is not None:
+                    raise error
+
+    async def _serve(self, conn: psycopg.AsyncConnection[object], stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            async for note in conn.notifies(timeout=5.0):
+                handler = self._handlers.get(note.channel)
+                if handler is not None:
+                    handler()
+                if stop.is_set():
+                    return
+            await conn.execute("SELECT 1")  # keep-alive; raises if the server went away

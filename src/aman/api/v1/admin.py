@@ -11,7 +11,7 @@ from starlette.requests import Request
 from aman.accounts import permissions as perms
 from aman.accounts.scope import require
 from aman.accounts.tenants import Tenant, address_allowed, parse_allowlist
-from aman.api.v1.deps import Principal, client_ip, runtime_of
+from aman.api.v1.deps import ObjectId, Principal, client_ip, runtime_of
 from aman.api.v1.problems import Problem
 
 __all__ = ["router"]
@@ -109,12 +109,12 @@ def create_user(request: Request, scope: Principal, body: UserIn) -> InvitationO
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def get_user(request: Request, scope: Principal, user_id: int) -> UserOut:
+def get_user(request: Request, scope: Principal, user_id: ObjectId) -> UserOut:
     return _user(runtime_of(request).accounts.users.get(scope, user_id))
 
 
 @router.post("/users/{user_id}/disable", response_model=UserOut)
-def disable_user(request: Request, scope: Principal, user_id: int) -> UserOut:
+def disable_user(request: Request, scope: Principal, user_id: ObjectId) -> UserOut:
     return _user(runtime_of(request).accounts.users.disable(scope, user_id))
 
 
@@ -132,7 +132,7 @@ def create_token(request: Request, scope: Principal, body: TokenIn) -> CreatedTo
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut)
-def revoke_token(request: Request, scope: Principal, token_id: int) -> TokenOut:
+def revoke_token(request: Request, scope: Principal, token_id: ObjectId) -> TokenOut:
     return _token(runtime_of(request).accounts.tokens.revoke(scope, token_id))
 
 

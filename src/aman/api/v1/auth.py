@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from aman.accounts import permissions as perms
 from aman.accounts.cookies import csrf_token
 from aman.accounts.scope import require
-from aman.api.v1.deps import Principal, client_ip, runtime_of
+from aman.api.v1.deps import MAX_ID, ObjectId, Principal, client_ip, runtime_of
 
 __all__ = ["router"]
 
@@ -106,7 +106,11 @@ def me(scope: Principal) -> MeOut:
 
 
 @router.get("/sessions", response_model=list[SessionOut])
-def sessions(request: Request, scope: Principal, user_id: int | None = None) -> list[SessionOut]:
+def sessions(
+    request: Request,
+    scope: Principal,
+    user_id: int | None = Query(default=None, ge=1, le=MAX_ID),
+) -> list[SessionOut]:
     """Your sessions; admins may list another user's (``user_id``)."""
     if user_id is not None:
         require(scope, perms.SESSIONS_MANAGE)
@@ -115,7 +119,7 @@ def sessions(request: Request, scope: Principal, user_id: int | None = None) -> 
 
 
 @router.delete("/sessions/{session_id}", status_code=204)
-def revoke_session(request: Request, scope: Principal, session_id: int) -> None:
+def revoke_session(request: Request, scope: Principal, session_id: ObjectId) -> None:
     runtime_of(request).accounts.sessions.revoke(scope, session_id)
 
 

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Row, select
 from starlette.requests import Request
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from aman.accounts import permissions as perms
 from aman.accounts.scope import TenantScope, can, require, scoped
 from aman.analytics.service import analytics_report
-from aman.api.v1.deps import Principal, runtime_of
+from aman.api.v1.deps import MAX_ID, ObjectId, Principal, runtime_of
 from aman.api.v1.problems import Problem
 from aman.campaigns.broadcasts import RECIPIENT_STATUSES, CampaignService
 from aman.campaigns.context import CampaignContext
@@ -33,8 +33,6 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["campaigns"])
 JAKARTA = ZoneInfo("Asia/Jakarta")
-MAX_ID = 2**62  # ids are BIGINT; larger values are refused before they reach SQL
-ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _ctx(request: Request, scope: TenantScope) -> CampaignContext:

@@ -8,9 +8,9 @@ import io
 import re
 import tempfile
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from aman.accounts import permissions as perms
 from aman.accounts.scope import TenantScope, require, scoped
-from aman.api.v1.deps import Principal, runtime_of
+from aman.api.v1.deps import MAX_ID, ObjectId, Principal, runtime_of
 from aman.api.v1.problems import PROBLEM_RESPONSE, Problem
 from aman.campaigns.contacts import (
     ContactBook,
@@ -49,8 +49,6 @@ router = APIRouter(prefix="/contacts", tags=["contacts"])
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 NAME_SCAN_CAP = 2000  # contacts whose names one search request may decrypt
 _PHONE_CHARS = re.compile(r"[0-9+() -]*[0-9][0-9+() -]*")
-MAX_ID = 2**62  # ids are BIGINT; larger values are refused before they reach SQL
-ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 _CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 _CSV_BODY: dict[str, Any] = {
     "requestBody": {
@@ -477,14 +475,14 @@ def upsert_contact(
 
 
 @router.get("/{contact_id}", response_model=ContactOut)
-def get_contact(request: Request, scope: Principal, contact_id: ContactId) -> ContactOut:
+def get_contact(request: Request, scope: Principal, contact_id: ObjectId) -> ContactOut:
     """One contact in full, with its number; the read is audited."""
     require(scope, perms.CONTACTS_READ)
     return _full(ContactBook(_ctx(request, scope)).get(scope.principal, contact_id))
 
 
 @router.put("/{contact_id}/tags", response_model=TagsOut)
-def put_tags(request: Request, scope: Principal, contact_id: ContactId, body: TagsIn) -> TagsOut:
+def put_tags(request: Request, scope: Principal, contact_id: ObjectId, body: TagsIn) -> TagsOut:
     """Replace the contact's tags with ``tags``."""
     require(scope, perms.CONTACTS_WRITE)
     ctx = _ctx(request, scope)
@@ -501,7 +499,7 @@ def put_tags(request: Request, scope: Principal, contact_id: ContactId, body: Ta
 
 @router.put("/{contact_id}/fields", response_model=FieldsOut)
 def put_fields(
-    request: Request, scope: Principal, contact_id: ContactId, body: FieldsIn
+    request: Request, scope: Principal, contact_id: ObjectId, body: FieldsIn
 ) -> FieldsOut:
     """Replace the contact's custom fields with ``fields`` (values are stored sealed)."""
     require(scope, perms.CONTACTS_WRITE)
@@ -516,7 +514,7 @@ def put_fields(
 
 @router.post("/{contact_id}/merge", response_model=MergeOut)
 def merge_contacts(
-    request: Request, scope: Principal, contact_id: ContactId, body: MergeIn
+    request: Request, scope: Principal, contact_id: ObjectId, body: MergeIn
 ) -> MergeOut:
     """Fold contact ``source_id`` into this one and delete it (an opt-out always wins)."""
     require(scope, perms.CONTACTS_WRITE)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from aman.api.v1.deps import Principal, runtime_of
+from aman.api.v1.deps import MAX_ID, Principal, runtime_of
 from aman.api.v1.problems import Problem
 from aman.inbox.team import ConversationSummary
 
@@ -50,7 +50,7 @@ class ReplyOut(BaseModel):
 
 
 class AssignIn(BaseModel):
-    user_id: int | None = Field(default=None, ge=1)
+    user_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     team: str | None = Field(default=None, min_length=1, max_length=64)
 
 

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from aman.accounts.scope import TenantScope, require
 from aman.api.v1.problems import Problem
 from aman.runtime import Runtime
 
-__all__ = ["Principal", "client_ip", "permission", "principal", "runtime_of"]
+__all__ = [
+    "MAX_ID",
+    "ObjectId",
+    "Principal",
+    "client_ip",
+    "permission",
+    "principal",
+    "runtime_of",
+]
+
+MAX_ID = 2**62  # ids are BIGINT; larger values are refused before they reach SQL
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]  # an object's id in a path
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -6,9 +6,9 @@ is written to the audit ledger by :class:`aman.privacy.DataRights`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 
 from aman.accounts import permissions as perms
 from aman.accounts.scope import TenantScope, require
-from aman.api.v1.deps import Principal, runtime_of
+from aman.api.v1.deps import ObjectId, Principal, runtime_of
 from aman.api.v1.problems import Problem
 from aman.privacy import DataRights, PrivacyError
 
@@ -24,9 +24,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/privacy", tags=["privacy"])
 
-MAX_ID = 2**62
-ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
-RequestId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class ErasureOut(BaseModel):
@@ -82,7 +79,7 @@ def _contact_ix(rights: DataRights, contact_id: int) -> str:
 
 
 @router.get("/contacts/{contact_id}/export", response_class=JSONResponse, responses=_EXPORT_OUT)
-async def export_contact(request: Request, scope: Principal, contact_id: ContactId) -> JSONResponse:
+async def export_contact(request: Request, scope: Principal, contact_id: ObjectId) -> JSONResponse:
     """One customer's data as JSON (right of access and portability); audited."""
     rights = _rights(request, scope)
     ix = await run_in_threadpool(_contact_ix, rights, contact_id)
@@ -100,7 +97,7 @@ async def export_contact(request: Request, scope: Principal, contact_id: Contact
 
 
 @router.post("/contacts/{contact_id}/erase", response_model=ErasureOut)
-async def erase_contact(request: Request, scope: Principal, contact_id: ContactId) -> ErasureOut:
+async def erase_contact(request: Request, scope: Principal, contact_id: ObjectId) -> ErasureOut:
     """Erase one customer now: destroy their key, delete or anonymise their rows; audited."""
     rights = _rights(request, scope)
     ix = await run_in_threadpool(_contact_ix, rights, contact_id)
@@ -117,7 +114,7 @@ async def list_requests(request: Request, scope: Principal) -> list[RequestOut]:
 
 
 @router.post("/requests/{request_id}/done", response_model=DoneOut)
-async def complete_request(request: Request, scope: Principal, request_id: RequestId) -> DoneOut:
+async def complete_request(request: Request, scope: Principal, request_id: ObjectId) -> DoneOut:
     """Mark a pending request fulfilled (e.g. the export was handed over); audited."""
     rights = _rights(request, scope)
     try:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from aman.accounts import permissions as perms
 from aman.accounts.scope import TenantScope, require, scoped
-from aman.api.v1.deps import Principal, runtime_of
+from aman.api.v1.deps import MAX_ID, ObjectId, Principal, runtime_of
 from aman.api.v1.problems import Problem
 from aman.storage.models import Contact
 
@@ -85,7 +85,7 @@ def list_alerts(
     request: Request,
     scope: Principal,
     status: Literal["open", "acknowledged", "resolved"] | None = None,
-    before_id: int | None = Query(default=None, ge=1),
+    before_id: int | None = Query(default=None, ge=1, le=MAX_ID),
     limit: int = Query(default=100, ge=1, le=500),
 ) -> list[AlertOut]:
     require(scope, perms.AUDIT_READ)
@@ -96,14 +96,14 @@ def list_alerts(
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
-def acknowledge_alert(request: Request, scope: Principal, alert_id: int) -> AlertOut:
+def acknowledge_alert(request: Request, scope: Principal, alert_id: ObjectId) -> AlertOut:
     require(scope, perms.TENANT_MANAGE)
     a = runtime_of(request).monitor.alerts.acknowledge(scope.tenant, alert_id, scope.principal)
     return AlertOut(**_fields(AlertOut, a))
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve_alert(request: Request, scope: Principal, alert_id: int) -> AlertOut:
+def resolve_alert(request: Request, scope: Principal, alert_id: ObjectId) -> AlertOut:
     require(scope, perms.TENANT_MANAGE)
     a = runtime_of(request).monitor.alerts.resolve(scope.tenant, alert_id, scope.principal)
     return AlertOut(**_fields(AlertOut, a))
@@ -124,7 +124,7 @@ def list_fraud_reports(
 
 @router.post("/fraud-reports/{report_id}/status", status_code=204)
 def set_fraud_report_status(
-    request: Request, scope: Principal, report_id: int, body: FraudStatusIn
+    request: Request, scope: Principal, report_id: ObjectId, body: FraudStatusIn
 ) -> None:
     require(scope, perms.TENANT_MANAGE)
     runtime_of(request).monitor.fraud.set_status(
