@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aman.guard import scan
+from aman.guard import extract_urls, scan
 from aman.guard.evaluate import CorpusItem, load_corpus
 from aman.guard.prefilter import LiteralGate, required_literals
-from aman.guard.scan import _full_scan, _nothing_to_find
+from aman.guard.scan import MAX_SCAN_CHARS, _full_scan, _nothing_to_find
 from aman.guard.text import _REQUEST_PATTERNS, _SIGNALS, _clauses, normalize_text
 
 CORPUS = load_corpus()
@@ -73,6 +73,9 @@ def _sound(text: str) -> None:
 def _same(text: str) -> None:
     fast, full = scan(text, OWN), _full_scan(text, OWN)
     assert fast == full, text
+    # Both paths hand over the links of the text as written, found once.
+    links = tuple(extract_urls(text[:MAX_SCAN_CHARS]))
+    assert fast.urls == links and full.urls == links, text
 
 
 def test_corpus_fast_path_equals_full_scan_and_is_used() -> None:
@@ -102,6 +105,7 @@ def test_plain_customer_texts_take_the_fast_path(text: str) -> None:
         "cek di bank.example.co.id",  # a link, even our own, goes the long way
         "cek \uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d ya",  # after NFKC
         "cek bit\u200b.ly/abc \U0001f64f",  # a zero-width space inside the link
+        "cek bit.ly/abc \U0001f64f\u200b",  # a link as written, the body not NFKC-stable
     ],
 )
 def test_texts_with_findings_take_the_full_path(text: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aman.guard.domains import (
     build_protected,
@@ -13,7 +15,8 @@ from aman.guard.domains import (
     skeleton,
     split_host,
 )
-from aman.guard.urls import analyze_url, extract_urls, parse_url
+from aman.guard.evaluate import load_corpus
+from aman.guard.urls import _extract, analyze_url, extract_urls, parse_url
 
 OWN = ("bank.example.co.id", "klikbank.example.co.id", "aman-shop.example.id")
 
@@ -286,3 +289,49 @@ def test_parse_url_accepts_bare_string() -> None:
     found = parse_url("  bca-co.id/login ")
     assert found.host == "bca-co.id"
     assert found.url == "http://bca-co.id/login"
+
+
+# --- the literal pre-check: skipping the patterns never loses a link ------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jam 10:30 ya kak",
+        "Rp 250.000 saja",
+        "ftp://files/x",
+        "DATA:text/html,<b>x</b>",
+        "JavaScript:alert(1)",
+        "java\u017fcript:alert(1)",  # long s: the same case folding as the patterns
+        "[klik](http://x)",
+        '<a href="javascript:void(0)">x</a>',
+        "10.1.2.3/admin",
+        "lihat \uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com ya",
+        "halo kak, pesanan A-000123 sudah dikirim belum?",
+        "selesai. terima kasih",
+        "",
+    ],
+)
+def test_pre_check_keeps_every_link(text: str) -> None:
+    assert extract_urls(text) == _extract(text)
+
+
+def test_pre_check_keeps_every_link_of_the_corpus() -> None:
+    items = load_corpus().items
+    assert sum(bool(_extract(i.text)) for i in items) > 100  # the corpus is full of links
+    for item in items:
+        assert extract_urls(item.text) == _extract(item.text), item.text
+
+
+_URL_BITS = st.sampled_from(
+    ["http", "https", "ftp", "://", ":", ".", "..", "/", "www", "com", "id", "co", "xyz",
+     "data", "javascript", "DATA", "JaVaScRiPt", "\u017f", "\u212a", "[a](", ")", "<a href=",
+     ">b</a>", "1", "10", "250", " ", "\n", "\uff0e", "@", "-", "bit", "ly", "apk", "\u0430"]
+)
+
+
+@settings(max_examples=600, deadline=None, derandomize=True, database=None)
+@given(parts=st.lists(st.one_of(_URL_BITS, st.text(max_size=3)), max_size=16))
+def test_pre_check_keeps_every_link_of_generated_texts(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert extract_urls(text) == _extract(text)

@@ -23,14 +23,17 @@ them).  Then every reason list would be empty and the verdict is ``benign`` with
 score 0, exactly what the full analysis returns.  A new kind of text check in
 ``text_signals`` must be added to ``_TEXT_RULES`` below (the test comparing both
 paths on the corpus guards this).
+
+Each text is normalised once and its links are found once: the fast path, the
+link analysis, the text signals and the fraud-report check share them, and the
+verdict carries the links (``Verdict.urls``) for callers such as the monitor.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from aman.guard.prefilter import LiteralGate
 from aman.guard.reasons import Reason, merge_reasons, noisy_or
@@ -39,13 +42,11 @@ from aman.guard.text import (
     _REPORT_MARKERS,
     _REQUEST_PATTERNS,
     _SIGNALS,
-    _ZERO_WIDTH,
     _clauses,
-    is_fraud_report,
-    normalize_text,
-    text_signals,
+    normalize_with_links,
+    signals_of_normal,
 )
-from aman.guard.urls import analyze_url, extract_urls
+from aman.guard.urls import FoundUrl, analyze_url, extract_urls
 
 __all__ = [
     "MAX_SCAN_CHARS",
@@ -79,6 +80,9 @@ class Verdict:
     score: float
     reasons: list[str]
     details: list[Reason] = field(default_factory=list)
+    # The links in the scanned text (its first MAX_SCAN_CHARS characters), as written;
+    # None when not known.  Not part of the verdict's value (equality, JSON).
+    urls: tuple[FoundUrl, ...] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape used by the CLI: text, verdict, score, reasons."""
@@ -98,19 +102,30 @@ def _label(score: float) -> VerdictLabel:
     return "benign"
 
 
-def _normal_already(body: str) -> bool:
-    """Does the first step of ``normalize_text`` (before links are found) keep ``body``?"""
-    return body.isascii() or unicodedata.normalize("NFKC", body).translate(_ZERO_WIDTH) == body
+class _Normalized(NamedTuple):
+    """One body's normal form and links, computed once for every check of :func:`scan`."""
+
+    norm: str  # normalize_text(body): what text_signals and is_fraud_report look at
+    links: list[FoundUrl] | None  # extract_urls(body); None until needed (body not normal)
+
+    @classmethod
+    def of(cls, body: str) -> _Normalized:
+        clean, norm, links = normalize_with_links(body)
+        # normalize_text looks for links after NFKC and dropping zero-width characters;
+        # where those leave the body as it is, its links are the body's links.
+        return cls(norm, links if clean == body else None)
+
+    def body_links(self, body: str) -> list[FoundUrl]:
+        return self.links if self.links is not None else extract_urls(body)
 
 
-def _nothing_to_find(body: str) -> bool:
+def _nothing_to_find(body: str, prepared: _Normalized | None = None) -> bool:
     """True only when the full analysis of ``body`` would produce no reason at all."""
-    norm = normalize_text(body)  # what text_signals and is_fraud_report look at
+    norm, links = _Normalized.of(body) if prepared is None else prepared
     if "linkurl" in norm or _REPORT_MARKERS.search(norm):
         return False
-    # normalize_text looks for links after NFKC and dropping zero-width characters;
-    # where those leave the text as it is, no "linkurl" above already means no link.
-    if not _normal_already(body) and extract_urls(body):
+    # No "linkurl": no link after NFKC; where NFKC changed the body, look in it as written.
+    if links is None and extract_urls(body):
         return False
     candidates = _TEXT_RULES.candidates(norm)
     if not candidates:
@@ -123,23 +138,32 @@ def scan(text: str, own_domains: Sequence[str] = ()) -> Verdict:
     """Classify one customer message (or a bare URL) without any network access."""
     if not isinstance(text, str):
         raise TypeError("scan() needs the message as str")
-    if len(text) <= MAX_SCAN_CHARS and _nothing_to_find(text):
-        return Verdict(text=text, verdict="benign", score=0.0, reasons=[], details=[])
-    return _full_scan(text, own_domains)
+    prepared = _Normalized.of(text[:MAX_SCAN_CHARS])
+    if len(text) <= MAX_SCAN_CHARS and _nothing_to_find(text, prepared):
+        # The fast path found no link, in the body as written or after NFKC.
+        return Verdict(text=text, verdict="benign", score=0.0, reasons=[], details=[], urls=())
+    return _full_scan(text, own_domains, prepared)
 
 
-def _full_scan(text: str, own_domains: Sequence[str]) -> Verdict:
+def _full_scan(
+    text: str, own_domains: Sequence[str], prepared: _Normalized | None = None
+) -> Verdict:
     body = text[:MAX_SCAN_CHARS]
+    if prepared is None:
+        prepared = _Normalized.of(body)
+    links = prepared.body_links(body)
     url_reasons: list[Reason] = []
     untrusted_link = False
-    for found in extract_urls(body):
+    for found in links:
         findings = analyze_url(found, own_domains)
         url_reasons.extend(findings.reasons)
         if not findings.own and findings.registrable not in KNOWN_GOOD:
             untrusted_link = True
-    txt_reasons = [r for r in text_signals(body) if r.code != "link_lure" or untrusted_link]
+    txt_reasons = [
+        r for r in signals_of_normal(prepared.norm) if r.code != "link_lure" or untrusted_link
+    ]
     extra: list[Reason] = []
-    if is_fraud_report(body):
+    if _REPORT_MARKERS.search(prepared.norm):  # is_fraud_report(body)
         txt_reasons = [
             Reason(r.code, r.text, r.weight * REPORT_DAMPING) for r in txt_reasons
         ]
@@ -155,5 +179,6 @@ def _full_scan(text: str, own_domains: Sequence[str]) -> Verdict:
         score=score,
         reasons=[r.code for r in reasons],
         details=reasons,
+        urls=tuple(links),
     )
 

@@ -15,13 +15,15 @@ import unicodedata
 from dataclasses import dataclass
 
 from aman.guard.reasons import Reason
-from aman.guard.urls import extract_urls
+from aman.guard.urls import FoundUrl, extract_urls
 
 __all__ = [
     "find_secret_requests",
     "is_fraud_report",
     "normalize_text",
+    "normalize_with_links",
     "signal_descriptions",
+    "signals_of_normal",
     "text_signals",
 ]
 
@@ -445,11 +447,19 @@ _ASK_SECRET = Reason("ask_secret", "asks for an OTP, PIN, password or card secre
 
 def normalize_text(text: str) -> str:
     """NFKC, strip zero-width characters, replace links by ``linkurl``, lowercase."""
-    s = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
-    urls = extract_urls(s)
+    return normalize_with_links(text)[1]
+
+
+def normalize_with_links(text: str) -> tuple[str, str, list[FoundUrl]]:
+    """``(clean, norm, links)``: ``clean`` is ``text`` after NFKC and without zero-width
+    characters, ``links`` are the links found in ``clean`` and ``norm`` is
+    :func:`normalize_text`'s result; for callers that need the links too (found once)."""
+    clean = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
+    urls = extract_urls(clean)
+    s = clean
     for found in reversed(urls):
         s = s[: found.start] + " linkurl " + s[found.end :]
-    return s.lower()
+    return clean, s.lower(), urls
 
 
 def _clauses(norm: str) -> list[str]:
@@ -525,7 +535,11 @@ def _signal_codes(norm: str) -> set[str]:
 
 def text_signals(text: str) -> list[Reason]:
     """Scam signals found in ``text`` (warnings and negations excluded), with weights."""
-    norm = normalize_text(text)
+    return signals_of_normal(normalize_text(text))
+
+
+def signals_of_normal(norm: str) -> list[Reason]:
+    """:func:`text_signals` of a text already normalised by :func:`normalize_text`."""
     codes = _signal_codes(norm)
     reasons: list[Reason] = []
     if _secret_matches(norm, strict=False):

@@ -60,6 +60,11 @@ _EXECUTABLE = re.compile(
     r"(?i)[./_-](?:apk|xapk|apks|exe|scr|msi|bat|cmd|vbs|jar|ps1)(?=$|[?#&/=\s])"
 )
 _FORM_HOSTS = frozenset({"forms.gle", "jotform.com", "typeform.com", "forms.office.com"})
+# Every link the patterns above can find contains one of these: a dot before a letter or
+# digit (a domain before its TLD, an IPv4 address), "://" (scheme URLs, also as markdown or
+# HTML targets), or a data:/javascript: scheme (same case folding as _SPECIAL_URL).  A text
+# without any of them holds no link, so extract_urls skips its patterns.
+_LINK_HINT = re.compile(r"(?i)\.\w|://|data:|javascript:")
 
 # Weights of the URL reasons (documented in scan.py).
 W_DATA_URL = 0.85
@@ -164,6 +169,13 @@ def extract_urls(text: str) -> list[FoundUrl]:
     ``<a href>`` links, "www." hosts and bare domains with a known TLD (so "1.5jt" and
     "Rp 250.000" are not links).  Emails are skipped.
     """
+    if ("." not in text and ":" not in text) or _LINK_HINT.search(text) is None:
+        return []
+    return _extract(text)
+
+
+def _extract(text: str) -> list[FoundUrl]:
+    """``extract_urls`` without the pre-check (every pattern runs)."""
     found: list[FoundUrl] = []
     spans: list[tuple[int, int]] = []
 

@@ -1,6 +1,8 @@
 """The inbox worker: claim stored messages, ask the bot, write replies to the outbox.
 
-One claim transaction takes a batch (at most one message per conversation);
+One claim transaction takes a batch (at most one message per conversation) and
+reads, in the same transaction, what handling it needs (contact keys,
+conversation states, opt-outs, objections, pending data-rights requests);
 one completion transaction marks them done and stores, atomically, the
 replies (outbox rows), the read receipts, the new conversation states and the
 contacts.  A crash between the two leaves the claims orphaned; the reaper
@@ -17,10 +19,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from aman import metrics
 from aman.aio import sleep_or_stop, wait_any
@@ -118,21 +120,15 @@ class InboxWorker:
             if released:
                 log.info("inbox worker: released %d claim(s) of a failed batch", released)
         self._dirty = True
+        # One transaction claims the batch and reads what handling it needs: the claimed
+        # contacts' keys, conversation states, opt-outs, objections and pending requests.
         with self._engine.begin() as conn:
             claimed = self._inbox.claim(conn, worker, self._batch, now)
-        if not claimed:
+            loaded = self._load(conn, claimed) if claimed else None
+        if loaded is None:
             self._dirty = False
             return 0
-        # Each customer's values are sealed under their own key (crypto-shredding).
-        self._vault.ensure_contact_keys(m.contact_ix for m in claimed)
-        with self._engine.begin() as conn:
-            records = self._fx.states.load(
-                conn, ((m.phone_number_id, m.contact_ix) for m in claimed)
-            )
-            ixs = {m.contact_ix for m in claimed}
-            opted_out = self._fx.contacts.opted_out(conn, self._vault.tenant, ixs)
-            objected = self._fx.contacts.objected(conn, self._vault.tenant, ixs)
-            pending = pending_kinds(conn, self._vault.tenant, ixs)
+        records, opted_out, objected, pending = loaded
         handled: list[MessageEffects] = []
         failed: list[tuple[ClaimedMessage, str]] = []
         for msg in claimed:
@@ -193,6 +189,20 @@ class InboxWorker:
         metrics.INBOX_PROCESSED.labels("done").inc(len(owned))
         self.processed += len(owned)
         return len(claimed)
+
+    def _load(self, conn: Connection, claimed: list[ClaimedMessage]) -> _Loaded:
+        """What handling ``claimed`` needs, read in the claim transaction ``conn``."""
+        ixs = {m.contact_ix for m in claimed}
+        # Each customer's values are sealed under their own key (crypto-shredding); a new
+        # key is written in this transaction and trusted once it commits.
+        self._vault.ensure_contact_keys(ixs, conn)
+        tenant = self._vault.tenant
+        return _Loaded(
+            self._fx.states.load(conn, ((m.phone_number_id, m.contact_ix) for m in claimed)),
+            self._fx.contacts.opted_out(conn, tenant, ixs),
+            self._fx.contacts.objected(conn, tenant, ixs),
+            pending_kinds(conn, tenant, ixs),
+        )
 
     def _handle(
         self,
@@ -345,6 +355,15 @@ class InboxWorker:
                 }
             )
         return rows
+
+
+class _Loaded(NamedTuple):
+    """A claimed batch's conversation states and customers' standing (one query each)."""
+
+    records: dict[tuple[str, str], ConversationRecord]
+    opted_out: set[str]
+    objected: set[str]
+    pending: dict[str, set[str]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -340,7 +340,10 @@ class Monitor:
 
     # == background scanner callback ===========================================================
     def _scanned(self, job: ScanJob, verdict: Verdict, is_report: bool) -> None:
-        has_url = bool(extract_urls(job.text[:4096]))
+        # The scan found the links of the whole text already; only a text longer than a
+        # WhatsApp message is looked at again, in its first 4096 characters.
+        urls = verdict.urls if len(job.text) <= 4096 else None
+        has_url = bool(urls if urls is not None else extract_urls(job.text[:4096]))
         phishing = verdict.verdict == "phishing" and not is_report
         row: dict[str, Any] | None = None
         if is_report:

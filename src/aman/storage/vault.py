@@ -301,14 +301,16 @@ class Vault:
         inserted = conn.execute(
             insert_ignore(conn.dialect.name, DataKeyRow, ["tenant", "subject"]), values
         ).rowcount
-        if inserted != 1:  # another process created it first: use theirs
+        # PostgreSQL reports rowcount -1 for this INSERT: then the stored row tells whose it is.
+        winner = None if inserted == 1 else conn.execute(
+            select(DataKeyRow).where(
+                DataKeyRow.tenant == self.tenant, DataKeyRow.subject == contact_ix
+            )
+        ).one()
+        if winner is not None and str(winner.key_id) != key.key_id:
+            # Another process created it first: use theirs.
             with self._lock:
                 self.keyring.discard(key.key_id)
-            winner = conn.execute(
-                select(DataKeyRow).where(
-                    DataKeyRow.tenant == self.tenant, DataKeyRow.subject == contact_ix
-                )
-            ).one()
             return self._adopt(winner)
         if conn.in_transaction() and self._keys is not None:
             conn.info.setdefault(_PENDING, {})[(id(self), contact_ix)] = key.key_id
