@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aman.storage.models import ConsentEvent, Contact
@@ -26,37 +26,33 @@ class ContactRepository:
             },
             where=Contact.last_inbound_at <= excluded.last_inbound_at,
         )
+        # Built once: the inbox worker reads this for every batch.
+        self._standing = select(Contact.contact_ix, Contact.opted_out, Contact.objected_at).where(
+            Contact.tenant == bindparam("tenant"),
+            Contact.contact_ix.in_(bindparam("ixs", expanding=True)),
+        )
 
     def touch(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or refresh contacts: keys tenant, contact_ix, wa_id_enc, name_enc, times."""
         if rows:
             conn.execute(self._upsert, list(rows))
 
-    def opted_out(self, conn: Connection, tenant: str, contact_ixs: Iterable[str]) -> set[str]:
-        """Which of these contacts have opted out."""
-        ixs = set(contact_ixs)
+    def standing(
+        self, conn: Connection, tenant: str, contact_ixs: Iterable[str]
+    ) -> tuple[set[str], set[str]]:
+        """Which of these contacts opted out, and which objected to automated processing."""
+        ixs = list(set(contact_ixs))
         if not ixs:
-            return set()
-        rows = conn.execute(
-            select(Contact.contact_ix).where(
-                Contact.tenant == tenant, Contact.contact_ix.in_(ixs), Contact.opted_out.is_(True)
-            )
-        )
-        return {r[0] for r in rows}
-
-    def objected(self, conn: Connection, tenant: str, contact_ixs: Iterable[str]) -> set[str]:
-        """Which of these contacts objected to automated processing (a human answers them)."""
-        ixs = set(contact_ixs)
-        if not ixs:
-            return set()
-        rows = conn.execute(
-            select(Contact.contact_ix).where(
-                Contact.tenant == tenant,
-                Contact.contact_ix.in_(ixs),
-                Contact.objected_at.is_not(None),
-            )
-        )
-        return {r[0] for r in rows}
+            return set(), set()
+        opted_out, objected = set(), set()
+        for ix, stopped, objected_at in conn.execute(
+            self._standing, {"tenant": tenant, "ixs": ixs}
+        ):
+            if stopped:
+                opted_out.add(ix)
+            if objected_at is not None:
+                objected.add(ix)
+        return opted_out, objected
 
     def set_objection(
         self,

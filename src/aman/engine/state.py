@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from aman.storage.models import Conversation
 from aman.storage.sql import upsert
@@ -35,6 +35,19 @@ class StateStore:
             ["tenant", "phone_number_id", "contact_ix"],
             ["state_enc", "updated_at", "mode", "handoff_reason", "handoff_at", "last_inbound_at"],
         )
+        # Built once: the inbox worker loads states for every batch.
+        self._load = select(
+            Conversation.phone_number_id,
+            Conversation.contact_ix,
+            Conversation.state_enc,
+            Conversation.mode,
+            Conversation.handoff_reason,
+            Conversation.handoff_at,
+            Conversation.last_inbound_at,
+        ).where(
+            Conversation.tenant == bindparam("tenant"),
+            Conversation.contact_ix.in_(bindparam("ixs", expanding=True)),
+        )
 
     @staticmethod
     def _row(phone_number_id: str, contact_ix: str) -> str:
@@ -46,17 +59,7 @@ class StateStore:
         if not wanted:
             return {}
         rows = conn.execute(
-            select(
-                Conversation.phone_number_id,
-                Conversation.contact_ix,
-                Conversation.state_enc,
-                Conversation.mode,
-                Conversation.handoff_reason,
-                Conversation.handoff_at,
-                Conversation.last_inbound_at,
-            )
-            .where(Conversation.tenant == self._vault.tenant)
-            .where(Conversation.contact_ix.in_({ix for _, ix in wanted}))
+            self._load, {"tenant": self._vault.tenant, "ixs": list({ix for _, ix in wanted})}
         ).all()
         out: dict[Key, ConversationRecord] = {}
         for pnid, ix, blob, mode, reason, at, last in rows:

@@ -197,10 +197,11 @@ class InboxWorker:
         # key is written in this transaction and trusted once it commits.
         self._vault.ensure_contact_keys(ixs, conn)
         tenant = self._vault.tenant
+        opted_out, objected = self._fx.contacts.standing(conn, tenant, ixs)
         return _Loaded(
             self._fx.states.load(conn, ((m.phone_number_id, m.contact_ix) for m in claimed)),
-            self._fx.contacts.opted_out(conn, tenant, ixs),
-            self._fx.contacts.objected(conn, tenant, ixs),
+            opted_out,
+            objected,
             pending_kinds(conn, tenant, ixs),
         )
 

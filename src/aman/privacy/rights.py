@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from aman.audit.service import AuditService
 from aman.campaigns.models import (
@@ -455,6 +455,14 @@ class DataRights:
         return len(due)
 
 
+# Built once: the inbox worker reads it for every batch.
+_PENDING_KINDS = select(PrivacyRequest.contact_ix, PrivacyRequest.kind).where(
+    PrivacyRequest.tenant == bindparam("tenant"),
+    PrivacyRequest.contact_ix.in_(bindparam("ixs", expanding=True)),
+    PrivacyRequest.status == "pending",
+)
+
+
 def record_request(
     conn: Connection, tenant: str, contact_ix: str, kind: str, source: str, now: float
 ) -> bool:
@@ -494,18 +502,11 @@ def cancel_request(conn: Connection, tenant: str, contact_ix: str, kind: str, no
 
 def pending_kinds(conn: Connection, tenant: str, contact_ixs: Iterable[str]) -> dict[str, set[str]]:
     """The kinds of pending requests of each of these contacts."""
-    ixs = set(contact_ixs)
+    ixs = list(set(contact_ixs))
     out: dict[str, set[str]] = {}
     if not ixs:
         return out
-    rows = conn.execute(
-        select(PrivacyRequest.contact_ix, PrivacyRequest.kind).where(
-            PrivacyRequest.tenant == tenant,
-            PrivacyRequest.contact_ix.in_(ixs),
-            PrivacyRequest.status == "pending",
-        )
-    )
-    for ix, kind in rows:
+    for ix, kind in conn.execute(_PENDING_KINDS, {"tenant": tenant, "ixs": ixs}):
         out.setdefault(str(ix), set()).add(str(kind))
     return out
 
