@@ -208,13 +208,17 @@ class StatusEmitter:
             await self._slots.acquire()
             delivery = loop.create_task(self._deliver_in_background(payload))
             self._in_flight.add(delivery)
-            delivery.add_done_callback(self._in_flight.discard)
+            delivery.add_done_callback(self._delivered)
 
     async def _deliver_in_background(self, payload: dict[str, Any]) -> None:
         try:
             await self._sender.deliver(payload)
         finally:
             self._slots.release()
-            me = asyncio.current_task()
-            if not self._heap and all(task is me for task in self._in_flight):
-                self._idle.set()
+
+    def _delivered(self, task: asyncio.Task[None]) -> None:
+        # Checked here, after the task left the in-flight set: two deliveries ending in
+        # the same loop turn each saw the other still in flight, and nobody set idle.
+        self._in_flight.discard(task)
+        if not self._heap and not self._in_flight:
+            self._idle.set()
