@@ -103,6 +103,8 @@ class Sender:
         return pacer
 
     def _results_committed(self, outcomes: Sequence[SendOutcome]) -> None:
+        if not outcomes:
+            return  # nothing finished: waking the loop here made an idle sender spin
         for o in outcomes:
             self._owned.discard(o.outbox_id)
         # A finished row may unblock the next message to the same recipient.
