@@ -251,14 +251,19 @@ class Vault:
         return key
 
     def _remember(self, contact_ix: str, key: crypto.DataKey) -> str:
+        self._cache(contact_ix, key.key_id)
+        return key.key_id
+
+    def _cache(self, contact_ix: str, kid: str) -> None:
+        """Remember the contact's key id; beyond ``_CACHE_SIZE`` the least recently used
+        contact's key leaves memory (it is loaded again from the database when needed)."""
         with self._lock:
-            self._contacts[contact_ix] = key.key_id
+            self._contacts[contact_ix] = kid
             self._contacts.move_to_end(contact_ix)
             while len(self._contacts) > _CACHE_SIZE:
                 _, old = self._contacts.popitem(last=False)
-                if old in self.keyring:
+                if old in self.keyring and old != kid:
                     self.keyring.discard(old)
-        return key.key_id
 
     def _adopt(self, row: Any) -> str:
         """Unwrap a stored contact key into the keyring and the cache."""
@@ -272,9 +277,8 @@ class Vault:
                     kid,
                 )
                 self.keyring.add(ring.key(kid))
-            if row.subject is not None:
-                self._contacts[str(row.subject)] = kid
-                self._contacts.move_to_end(str(row.subject))
+        if row.subject is not None:
+            self._cache(str(row.subject), kid)
         return kid
 
     def _load_or_create(self, conn: Connection, contact_ix: str) -> str:
@@ -323,8 +327,7 @@ class Vault:
             if vid != id(self):
                 continue
             if committed:
-                with self._lock:
-                    self._contacts[ix] = kid
+                self._cache(ix, kid)
             elif kid in self.keyring:
                 with self._lock:
                     self.keyring.discard(kid)
