@@ -244,6 +244,26 @@ SAMPLE_BODIES: dict[str, Any] = {
 }
 
 
+def path_values(world: World, **overrides: Any) -> dict[str, Any]:
+    """A value for every path parameter of the API, naming tenant A's objects."""
+    values: dict[str, Any] = {
+        "conv_id": world.ids["conv"],
+        "user_id": world.ids["admin"],
+        "token_id": 1,
+        "session_id": 1,
+        "alert_id": 1,
+        "segment_id": 1,
+        "campaign_id": 1,
+        "bot": "bank",
+        "flow": "welcome",
+        "report_id": 1,
+        "contact_id": 1,
+        "request_id": 1,
+        "contact_ix": world.ids["conv"].split(".")[1],
+    }
+    return values | overrides
+
+
 def _routes(world: World) -> list[tuple[str, str]]:
     """Every route of the API as the running server has it."""
     from aman.api.v1.app import create_api
@@ -259,21 +279,7 @@ async def test_no_principal_reaches_another_tenants_objects(world: World) -> Non
     session_id = world.st.runtime.accounts.sessions.list(
         TenantScope.for_user("default", world.ids["admin"], "admin", None, None), world.ids["admin"]
     )
-    values = {
-        "conv_id": world.ids["conv"],
-        "user_id": world.ids["admin"],
-        "token_id": 1,
-        "session_id": session_id[0].id if session_id else 1,
-        "alert_id": 1,
-        "segment_id": 1,
-        "campaign_id": 1,
-        "bot": "bank",
-        "flow": "welcome",
-        "report_id": 1,
-        "contact_id": 1,
-        "request_id": 1,
-        "contact_ix": world.ids["conv"].split(".")[1],
-    }
+    values = path_values(world, session_id=session_id[0].id if session_id else 1)
     leaks = [world.ids["conv"], "bank.test", world.tokens["admin"][:12]]
     checked = 0
     async with aiohttp.ClientSession() as s:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 import pytest
 from sqlalchemy import func, select
 
 from aman.accounts.scope import TenantScope
 from aman.storage.models import AuditEntryRow
-from test_api import SAMPLE_BODIES, SELF_SERVICE, World, _routes, bearer, world
+from test_api import SAMPLE_BODIES, SELF_SERVICE, World, _routes, bearer, path_values, world
 
 pytestmark = pytest.mark.anyio
 __all__ = ["world"]  # the fixture, shared with test_api
@@ -43,21 +41,8 @@ async def test_every_state_change_is_audited(world: World) -> None:
         TenantScope.system("default", "test"), "spare", ["contacts:read"]
     )
     bodies = SAMPLE_BODIES | {"/tenant/ip-allowlist": {"networks": ["127.0.0.1/32"]}}
-    values: dict[str, Any] = {
-        "conv_id": world.ids["conv"],
-        "user_id": world.ids["agent"],
-        "token_id": spare.info.id,  # not the admin token the test itself uses
-        "session_id": 1,
-        "alert_id": 1,
-        "segment_id": 1,
-        "campaign_id": 1,
-        "bot": "bank",
-        "flow": "welcome",
-        "report_id": 1,
-        "contact_id": 1,
-        "request_id": 1,
-        "contact_ix": world.ids["conv"].split(".")[1],
-    }
+    # Users and tokens other than the ones the test itself acts with.
+    values = path_values(world, user_id=world.ids["agent"], token_id=spare.info.id)
     changed: list[tuple[str, str]] = []
     silent: list[tuple[str, str, int]] = []
     async with aiohttp.ClientSession(headers=bearer(world.tokens["admin"])) as s:
