@@ -8,12 +8,13 @@ simulator accepted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,41 @@ async def collect_replies(
             async with s.get(f"{sim_base}/_sim/wait", params=wait) as r:
                 if r.status not in (200, 408):  # 408: nothing new within the wait
                     r.raise_for_status()
+
+
+@contextlib.asynccontextmanager
+async def api_client(
+    db_url: str, handler: Any | None = None, **settings: Any
+) -> AsyncIterator[tuple[Any, Any]]:
+    """A web-role runtime on ``db_url`` (tenants "default" and "other") and an httpx client
+    talking to its REST API in process, as client 198.51.100.20."""
+    import base64
+    import secrets
+
+    import httpx
+
+    from aman.api.v1.app import create_api
+    from aman.config import Secret, Settings
+    from aman.engine.builtin import EchoBot
+    from aman.runtime import Runtime
+
+    key = Secret(base64.b64encode(secrets.token_bytes(32)).decode())
+    conf = Settings(
+        database_url=db_url, master_key=key, phone_number_id="106540352242922", **settings
+    )
+    runtime = Runtime(conf, handler if handler is not None else EchoBot(), role="web")
+    runtime.accounts.tenants.create("other", "Other Bank")
+    transport = httpx.ASGITransport(app=create_api(runtime), client=("198.51.100.20", 4321))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            yield runtime, client
+    finally:
+        runtime.engine.dispose()
+
+
+def token_headers(runtime: Any, tenant: str, scopes: list[str]) -> dict[str, str]:
+    """A Bearer header with a new API token of ``tenant`` holding ``scopes``."""
+    from aman.accounts.scope import TenantScope
+
+    created = runtime.accounts.tokens.create(TenantScope.system(tenant, "test"), "t", scopes)
+    return {"Authorization": f"Bearer {created.secret}"}

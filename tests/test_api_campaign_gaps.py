@@ -4,8 +4,6 @@ whole number or name, campaign settings, and POST /contacts audited as a write o
 
 from __future__ import annotations
 
-import base64
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,14 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from aman.accounts.scope import TenantScope
 from aman.api.v1 import contacts as contacts_api
-from aman.api.v1.app import create_api
 from aman.campaigns import ContactBook, ContactImporter, TemplateRegistry, run_due
 from aman.campaigns.context import CampaignContext
-from aman.config import Secret, Settings
-from aman.engine.builtin import EchoBot
 from aman.runtime import Runtime
+from helpers import api_client, token_headers
 
 pytestmark = pytest.mark.anyio
 Api = tuple[Runtime, httpx.AsyncClient]
@@ -28,19 +23,12 @@ Api = tuple[Runtime, httpx.AsyncClient]
 
 @pytest.fixture
 async def api(db_url: str) -> AsyncIterator[Api]:
-    key = Secret(base64.b64encode(secrets.token_bytes(32)).decode())
-    settings = Settings(database_url=db_url, master_key=key, phone_number_id="106540352242922")
-    runtime = Runtime(settings, EchoBot(), role="web")
-    runtime.accounts.tenants.create("other", "Other Bank")
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("198.51.100.20", 4321))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        yield runtime, client
-    runtime.engine.dispose()
+    async with api_client(db_url) as pair:
+        yield pair
 
 
 def bearer(runtime: Runtime, tenant: str, scopes: list[str]) -> dict[str, str]:
-    created = runtime.accounts.tokens.create(TenantScope.system(tenant, "test"), "t", scopes)
-    return {"Authorization": f"Bearer {created.secret}"}
+    return token_headers(runtime, tenant, scopes)
 
 
 def ctx_of(runtime: Runtime) -> CampaignContext:

@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import base64
-import secrets
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from aman.accounts.scope import TenantScope
-from aman.api.v1.app import create_api
-from aman.config import Secret, Settings
-from aman.engine.builtin import EchoBot
 from aman.runtime import Runtime
+from helpers import api_client, token_headers
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 async def api(db_url: str) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
-    key = Secret(base64.b64encode(secrets.token_bytes(32)).decode())
-    settings = Settings(database_url=db_url, master_key=key, phone_number_id="106540352242922")
-    runtime = Runtime(settings, EchoBot(), role="web")
-    runtime.accounts.tenants.create("other", "Other Bank")
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("198.51.100.20", 4321))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        yield runtime, client
-    runtime.engine.dispose()
+    async with api_client(db_url) as pair:
+        yield pair
 
 
 def bearer(runtime: Runtime, tenant: str, scopes: list[str]) -> dict[str, str]:
-    created = runtime.accounts.tokens.create(TenantScope.system(tenant, "test"), "t", scopes)
-    return {"Authorization": f"Bearer {created.secret}"}
+    return token_headers(runtime, tenant, scopes)
 
 
 async def test_lists_are_newest_first_limited_and_tenant_scoped(

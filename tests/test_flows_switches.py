@@ -7,7 +7,6 @@ running bot over HTTP; the runtime's bot honours it on the next message.
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -18,9 +17,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from aman.accounts.scope import TenantScope
-from aman.api.v1.app import create_api
 from aman.audit.service import AuditService
-from aman.config import Secret, Settings
 from aman.engine.bot import Incoming
 from aman.engine.builtin import load_builtin_bot
 from aman.engine.flows import FlowBot, builtin_bot_dir, load_bot
@@ -30,6 +27,7 @@ from aman.nlu import load_bot_nlu
 from aman.runtime import Runtime
 from aman.storage.db import make_engine
 from aman.storage.migrate import upgrade
+from helpers import api_client
 from test_flows_support import Chat, joined
 
 ADMIN = TenantScope.system("default", "test")
@@ -152,14 +150,8 @@ def test_switched_bot_routes_by_number_and_applies_the_switches(
 
 @pytest.fixture
 async def api(db_url: str) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
-    key = Secret(base64.b64encode(secrets.token_bytes(32)).decode())
-    settings = Settings(database_url=db_url, master_key=key, phone_number_id=PNID, bot="bank")
-    runtime = Runtime(settings, load_builtin_bot("bank"), role="web")
-    runtime.accounts.tenants.create("other", "Other Bank")
-    transport = httpx.ASGITransport(app=create_api(runtime), client=("198.51.100.20", 4321))
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        yield runtime, client
-    runtime.engine.dispose()
+    async with api_client(db_url, load_builtin_bot("bank"), bot="bank") as pair:
+        yield pair
 
 
 def _bearer(runtime: Runtime, tenant: str, scopes: list[str]) -> dict[str, str]:
