@@ -353,3 +353,19 @@ def test_cannot_forget_the_active_key(keyring: Keyring) -> None:
 def test_seal_with_unknown_key_id(keyring: Keyring) -> None:
     with pytest.raises(DecryptionError, match="unknown key id 'contact:9'"):
         keyring.seal(b"x", AAD, key_id="contact:9")
+
+
+def test_contact_keys_build_their_cipher_per_use_tenant_keys_once() -> None:
+    # A process caches 20,000 contact keys: an AES-GCM context per key (about 2.5 KB)
+    # made that cache cost about 100 MB.  Contact keys keep only their secret.
+    ring = Keyring.generate("t1")
+    contact = new_data_key("ck_0001", PURPOSE_CONTACT)
+    ring.add(contact)
+    aad = Aad("bank", "inbox", "payload", "wamid.1")
+    blob = ring.seal(b"halo", aad, key_id=contact.key_id)
+    assert ring.open(blob, aad) == b"halo"
+    assert ring.open(ring.seal(b"tenant", aad), aad) == b"tenant"
+    assert set(ring._ciphers) == {"t1"}  # only the tenant key's context is kept
+    ring.discard(contact.key_id)
+    with pytest.raises(CryptoError):
+        ring.open(blob, aad)

@@ -53,6 +53,7 @@ class Vault:
     ) -> None:
         self.tenant = tenant
         self._master_key = master_key
+        self._provider = crypto.LocalKeyProvider(master_key)  # built once: one per key is waste
         self._engine = engine
         # Contact keys live in the keystore: the data database unless AMAN_KEYSTORE_URL
         # names another one (whose backups are kept shorter than the erasure deadline).
@@ -99,7 +100,7 @@ class Vault:
         """
         if self._engine is None:
             return False
-        provider = crypto.LocalKeyProvider(self._master_key)
+        provider = self._provider
         with self._engine.connect() as conn:
             keyring = _load(conn, self.tenant, provider)
         with (self._reader or self._engine).connect() as conn:
@@ -126,7 +127,7 @@ class Vault:
 
     def rotate(self, engine: Engine) -> str:
         """Create a new active data key (old keys stay for reading); return its id."""
-        provider = crypto.LocalKeyProvider(self._master_key)
+        provider = self._provider
         key = self.keyring.rotate()
         with engine.begin() as conn:
             conn.execute(
@@ -270,7 +271,7 @@ class Vault:
         kid = str(row.key_id)
         with self._lock:
             if kid not in self.keyring:
-                provider = crypto.LocalKeyProvider(self._master_key)
+                provider = self._provider
                 ring = crypto.Keyring.from_wrapped(
                     provider,
                     [crypto.WrappedKey(kid, row.wrapped, row.purpose, row.created_at)],
@@ -290,7 +291,7 @@ class Vault:
         if found is not None:
             return self._adopt(found)
         key = self._new_contact_key()
-        provider = crypto.LocalKeyProvider(self._master_key)
+        provider = self._provider
         (wrapped,) = self.keyring.export_wrapped(provider, [key.key_id])
         values = {
             "key_id": key.key_id,
@@ -306,11 +307,15 @@ class Vault:
             insert_ignore(conn.dialect.name, DataKeyRow, ["tenant", "subject"]), values
         ).rowcount
         # PostgreSQL reports rowcount -1 for this INSERT: then the stored row tells whose it is.
-        winner = None if inserted == 1 else conn.execute(
-            select(DataKeyRow).where(
-                DataKeyRow.tenant == self.tenant, DataKeyRow.subject == contact_ix
-            )
-        ).one()
+        winner = (
+            None
+            if inserted == 1
+            else conn.execute(
+                select(DataKeyRow).where(
+                    DataKeyRow.tenant == self.tenant, DataKeyRow.subject == contact_ix
+                )
+            ).one()
+        )
         if winner is not None and str(winner.key_id) != key.key_id:
             # Another process created it first: use theirs.
             with self._lock:
@@ -345,9 +350,7 @@ class Vault:
             return
         with self._reader.connect() as conn:
             row = conn.execute(
-                select(DataKeyRow).where(
-                    DataKeyRow.tenant == self.tenant, DataKeyRow.key_id == kid
-                )
+                select(DataKeyRow).where(DataKeyRow.tenant == self.tenant, DataKeyRow.key_id == kid)
             ).first()
         if row is None:
             return
