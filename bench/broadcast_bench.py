@@ -421,6 +421,7 @@ def analyse(
     warm = [x for x in samples if x[1] >= 0.1 * n]
     serve_rss = [x[2] for x in warm if x[2]]
     sched_rss = [x[3] for x in warm if x[3]]
+    lives = _lifetimes(samples, restart)
     result = {
         "recipients": n,
         "rate": rate,
@@ -452,11 +453,69 @@ def analyse(
             "max": max(sched_rss, default=0) // 1024,
         },
         "peak_rss_mib": [p["hwm_kib"] // 1024 for p in procs.peaks],
+        "memory_after_warmup": {
+            "serve": [_growth(life, 2) for life in lives],
+            "scheduler": [_growth(life, 3) for life in lives],
+        },
         "outbox_states": final_states,
         "wall_seconds": round(samples[-1][0], 1) if samples else 0,
         "work_dir": str(work),
     }
     return result
+
+
+# A process has unwrapped its full contact-key cache (storage.vault._CACHE_SIZE, 20,000)
+# after about that many recipients; memory is judged flat on what it sends after that.
+WARMUP_RECIPIENTS = 25_000
+FLAT_MIB_PER_100K = 10.0
+
+
+def _lifetimes(
+    samples: list[tuple[float, int, int, int]], restart: float | None
+) -> list[list[tuple[float, int, int, int]]]:
+    """The samples of each process lifetime (split at the restart after the kill)."""
+    if restart is None:
+        return [samples]
+    return [[x for x in samples if x[0] < restart], [x for x in samples if x[0] >= restart]]
+
+
+def _growth(life: list[tuple[float, int, int, int]], col: int) -> dict[str, Any]:
+    """RSS of one process over the recipients it sent after its warm-up, and its slope."""
+    if not life:
+        return {"warm_samples": 0}
+    base = life[0][1]
+    warm = [(x[1] - base, x[col]) for x in life if x[1] - base >= WARMUP_RECIPIENTS and x[col]]
+    if len(warm) < 10 or warm[-1][0] == warm[0][0]:
+        return {"warm_samples": len(warm)}
+    xs, ys = [w[0] for w in warm], [w[1] for w in warm]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mx) ** 2 for x in xs
+    )  # KiB per recipient, least squares
+    return {
+        "warm_samples": len(warm),
+        "from_sent": base + xs[0],
+        "to_sent": base + xs[-1],
+        "rss_mib_first_last": [ys[0] // 1024, ys[-1] // 1024],
+        "rss_mib_min_max": [min(ys) // 1024, max(ys) // 1024],
+        "mib_per_100k": round(slope * 100_000 / 1024, 1),
+    }
+
+
+def _memory_cell(lives: list[dict[str, Any]]) -> tuple[str, bool]:
+    parts, flat = [], True
+    for life in lives:
+        if "mib_per_100k" not in life:
+            parts.append(f"too few warm samples ({life['warm_samples']})")
+            flat = False
+            continue
+        first, last = life["rss_mib_first_last"]
+        parts.append(
+            f"{life['from_sent']:,}–{life['to_sent']:,} sent: {first}→{last} MiB "
+            f"({life['mib_per_100k']:+.1f} MiB per 100k)"
+        )
+        flat = flat and life["mib_per_100k"] <= FLAT_MIB_PER_100K
+    return "; ".join(parts), flat
 
 
 def _rates(values: list[float]) -> str:
@@ -479,6 +538,8 @@ def render_section(result: dict[str, Any], info: RunInfo, notes: str = "") -> st
         if r["killed_at_sent"] is not None
         else "- **No kill happened** (the run ended before the kill point)."
     )
+    serve_mem, serve_flat = _memory_cell(r["memory_after_warmup"]["serve"])
+    sched_mem, sched_flat = _memory_cell(r["memory_after_warmup"]["scheduler"])
     lines = [
         f"## Broadcast: {r['recipients']:,} recipients, paced, crash-safe: "
         "`bench/broadcast_bench.py`",
@@ -505,11 +566,15 @@ def render_section(result: dict[str, Any], info: RunInfo, notes: str = "") -> st
         f"| every recipient exactly once after kill -9 | {r['unique_recipients']:,} unique, "
         f"{r['duplicates']} duplicates, {r['skipped']} skipped | "
         f"{'met' if not r['duplicates'] and not r['skipped'] else '**missed**'} |",
-        f"| flat memory: aman serve RSS after 10 % (min–max) | "
-        f"{r['serve_rss_mib']['min']}–{r['serve_rss_mib']['max']} MiB; "
-        f"peak RSS per process (VmHWM) {', '.join(str(p) for p in r['peak_rss_mib'])} MiB | |",
-        f"| scheduler RSS after 10 % (min–max) | {r['scheduler_rss_mib']['min']}–"
-        f"{r['scheduler_rss_mib']['max']} MiB | |",
+        f"| flat memory, aman serve: RSS per process after its first {WARMUP_RECIPIENTS:,} "
+        f"recipients (key cache full), slope ≤ {FLAT_MIB_PER_100K:g} MiB per 100k | "
+        f"{serve_mem} | {'met' if serve_flat else '**missed**'} |",
+        f"| flat memory, scheduler: the same | {sched_mem} | "
+        f"{'met' if sched_flat else '**missed**'} |",
+        f"| RSS over the whole run (both lifetimes, warm-up included) | serve "
+        f"{r['serve_rss_mib']['min']}–{r['serve_rss_mib']['max']} MiB, scheduler "
+        f"{r['scheduler_rss_mib']['min']}–{r['scheduler_rss_mib']['max']} MiB; peak RSS per "
+        f"process (VmHWM) {', '.join(str(p) for p in r['peak_rss_mib'])} MiB | |",
         "",
         f"Steady-state rate (middle 90 % of each stretch): "
         f"{_rates(r['steady_rate_per_stretch'])}; overall without the "
@@ -551,8 +616,13 @@ def main(argv: list[str] | None = None) -> int:
     info = RunInfo.start(parser.prog, argv)
     result = run(args)
     info.finish()
-    result |= {"command": info.command, "code": info.code, "nice": args.nice,
-               "load_start": info.load_start, "load_end": info.load_end}
+    result |= {
+        "command": info.command,
+        "code": info.code,
+        "nice": args.nice,
+        "load_start": info.load_start,
+        "load_end": info.load_end,
+    }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
