@@ -245,6 +245,42 @@ def test_recipient_buckets_are_bounded() -> None:
     assert len(buckets._buckets) == 100
 
 
+def test_refilled_recipient_buckets_are_forgotten() -> None:
+    # A broadcast sends one message to each of many numbers: a bucket is full again
+    # 6 s after its one message and then needs no memory.
+    now = [0.0]
+    buckets = RecipientBuckets(capacity=45, refill_per_second=1 / 6, clock=lambda: now[0])
+    for i in range(1000):
+        now[0] += 0.01
+        buckets.take(f"62812{i:07d}")
+    assert len(buckets) <= 601  # those used within the last 6 s
+    now[0] += 6.0
+    buckets.take("628120000000")
+    assert len(buckets) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abcd"), st.floats(min_value=0.0, max_value=20.0)),
+        max_size=150,
+    )
+)
+def test_forgetting_full_buckets_never_changes_an_answer(
+    steps: list[tuple[str, float]],
+) -> None:
+    now = [0.0]
+    pruned = RecipientBuckets(capacity=3, refill_per_second=0.5, clock=lambda: now[0])
+    reference: dict[str, tuple[float, float]] = {}  # the same buckets, never forgotten
+    for who, gap in steps:
+        now[0] += gap
+        tokens, stamp = reference.get(who, (3.0, now[0]))
+        tokens = min(3.0, tokens + (now[0] - stamp) * 0.5)
+        expected = 0.0 if tokens >= 1.0 else (1.0 - tokens) / 0.5
+        reference[who] = (tokens - 1.0 if tokens >= 1.0 else tokens, now[0])
+        assert pruned.take(who) == pytest.approx(expected)
+
+
 def test_retry_policy_backoff_with_jitter_and_cap() -> None:
     policy = RetryPolicy(base=1.0, cap=10.0, max_attempts=5)
     rng = random.Random(1)

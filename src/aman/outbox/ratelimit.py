@@ -142,6 +142,17 @@ class RecipientBuckets:
         else:
             self._buckets[recipient] = (tokens, now)
             wait = (1.0 - tokens) / self._refill
+        # A bucket that has refilled is the same as no bucket: forget it (the least
+        # recently used come first), so a broadcast to 100,000 numbers keeps only the
+        # few seconds' worth still refilling instead of an entry per recipient.
+        while self._buckets:
+            first_tokens, first_stamp = next(iter(self._buckets.values()))
+            if first_stamp + (self._capacity - first_tokens) / self._refill > now:
+                break
+            self._buckets.popitem(last=False)
         while len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
         return wait
+
+    def __len__(self) -> int:
+        return len(self._buckets)
