@@ -7,6 +7,7 @@ stops the runtime's background roles.  Health and metrics live in
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -53,6 +54,11 @@ def create_app(runtime: Runtime) -> _Dispatch:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await runtime.start()
+        # Everything built at start-up (models, compiled SQL, the bot) lives as long as the
+        # process: move it out of the collector's generations so that full collections
+        # under load walk only what requests allocate (shorter pauses on the hot path).
+        gc.collect()
+        gc.freeze()
         try:
             yield {"runtime": runtime}
         finally:
