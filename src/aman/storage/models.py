@@ -131,7 +131,7 @@ class Outbox(Base):
 
     __table_args__ = (
         UniqueConstraint("inbox_id", "seq", "kind", name="uq_outbox_reply"),
-        Index("ix_outbox_ready", "state", "next_attempt_at", "id"),
+        Index("ix_outbox_ready", "state", "id"),  # claim order (migration 0009)
         Index("ix_outbox_contact", "contact_ix", "state", "id"),
     )
 
