@@ -39,3 +39,43 @@ def test_contact_key_cache_is_bounded_and_evicted_keys_reload(
         assert reader.open("outbox", "body", "r0", again) == b"lagi"
     finally:
         engine.dispose()
+
+
+def test_keys_of_a_claimed_batch_load_in_one_query(db_url: str) -> None:
+    # The sender opens rows the scheduler sealed: their keys come with the claim, in one
+    # query, instead of one query per row on the event loop.
+    from sqlalchemy import event
+
+    from aman.security.crypto import KeyDestroyedError
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+        master = load_master_key(generate_master_key())
+        writer = Vault.open_or_create(engine, "default", master)
+        blobs = []
+        with engine.begin() as conn:
+            for i in range(30):
+                ix = f"{i:064x}"
+                writer.ensure_contact_keys([ix], conn)
+                blobs.append(writer.seal("outbox", "body", f"r{i}", b"halo", contact=ix, conn=conn))
+        with engine.begin() as conn:
+            writer.erase_contact(conn, f"{29:064x}", 0.0)
+        sender = Vault.open_or_create(engine, "default", master)
+        queries: list[str] = []
+        reader = sender._reader
+        assert reader is not None
+
+        def count(*args: object) -> None:
+            queries.append(str(args[2]))
+
+        event.listen(reader, "before_cursor_execute", count)
+        sender.load_keys_for([*blobs, b"\x00not sealed"])
+        assert len(queries) == 1
+        for i, blob in enumerate(blobs[:29]):
+            assert sender.open("outbox", "body", f"r{i}", blob) == b"halo"
+        assert len(queries) == 1  # nothing more was looked up
+        with pytest.raises(KeyDestroyedError):
+            sender.open("outbox", "body", "r29", blobs[29])
+    finally:
+        engine.dispose()

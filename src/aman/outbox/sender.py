@@ -175,7 +175,10 @@ class Sender:
             self._renew_leases(now, owned)
         numbers = [n for n, until in self._leased.items() if until > now + 1.0]
         with self._engine.begin() as conn:
-            return self._repo.claim(conn, self._worker_id(), limit, now, numbers)
+            claimed = self._repo.claim(conn, self._worker_id(), limit, now, numbers)
+        # Keys of rows sealed by other processes are loaded here, off the event loop.
+        self._vault.load_keys_for(c.body_enc for c in claimed)
+        return claimed
 
     def _new_numbers(self) -> bool:
         """Look at outbox rows added since the last look for business numbers not seen yet."""
