@@ -375,12 +375,15 @@ class Vault:
         erased: set[str] = set()
         for i in range(0, len(kids), 500):
             with self._reader.connect() as conn:
+                # By primary key alone: with the tenant in the WHERE clause SQLite chose the
+                # (tenant, subject) index and read every key of the tenant (35% of a
+                # sender's samples in a 100k broadcast).  Key ids are unique across tenants.
                 rows = conn.execute(
-                    select(DataKeyRow).where(
-                        DataKeyRow.tenant == self.tenant, DataKeyRow.key_id.in_(kids[i : i + 500])
-                    )
+                    select(DataKeyRow).where(DataKeyRow.key_id.in_(kids[i : i + 500]))
                 ).all()
             for row in rows:
+                if row.tenant != self.tenant:
+                    continue
                 if row.destroyed_at is not None:
                     erased.add(str(row.key_id))
                     with self._lock:
