@@ -100,9 +100,8 @@ class Vault:
         """
         if self._engine is None:
             return False
-        provider = self._provider
         with self._engine.connect() as conn:
-            keyring = _load(conn, self.tenant, provider)
+            keyring = _load(conn, self.tenant, self._provider)
         with (self._reader or self._engine).connect() as conn:
             destroyed = conn.execute(
                 select(DataKeyRow.key_id, DataKeyRow.destroyed_at).where(
@@ -127,7 +126,6 @@ class Vault:
 
     def rotate(self, engine: Engine) -> str:
         """Create a new active data key (old keys stay for reading); return its id."""
-        provider = self._provider
         key = self.keyring.rotate()
         with engine.begin() as conn:
             conn.execute(
@@ -135,7 +133,7 @@ class Vault:
                 .where(DataKeyRow.tenant == self.tenant, DataKeyRow.purpose == "data")
                 .values(active=False)
             )
-            _store(conn, self.tenant, provider, self.keyring, key.key_id)
+            _store(conn, self.tenant, self._provider, self.keyring, key.key_id)
         return key.key_id
 
     # -- per-contact keys ---------------------------------------------------
@@ -271,9 +269,8 @@ class Vault:
         kid = str(row.key_id)
         with self._lock:
             if kid not in self.keyring:
-                provider = self._provider
                 ring = crypto.Keyring.from_wrapped(
-                    provider,
+                    self._provider,
                     [crypto.WrappedKey(kid, row.wrapped, row.purpose, row.created_at)],
                     kid,
                 )
@@ -291,14 +288,13 @@ class Vault:
         if found is not None:
             return self._adopt(found)
         key = self._new_contact_key()
-        provider = self._provider
-        (wrapped,) = self.keyring.export_wrapped(provider, [key.key_id])
+        (wrapped,) = self.keyring.export_wrapped(self._provider, [key.key_id])
         values = {
             "key_id": key.key_id,
             "tenant": self.tenant,
             "purpose": crypto.PURPOSE_CONTACT,
             "wrapped": wrapped.wrapped,
-            "provider_key_id": provider.key_id,
+            "provider_key_id": self._provider.key_id,
             "active": False,
             "created_at": wrapped.created_at,
             "subject": contact_ix,
