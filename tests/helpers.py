@@ -156,7 +156,7 @@ def start_aman(
 
 
 async def wait_healthy(
-    url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None
+    url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None
 ) -> None:
     """Wait until ``GET url/healthz`` answers 200; fail at once if ``proc`` has exited."""
     deadline = time.monotonic() + timeout

@@ -21,6 +21,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -50,6 +51,49 @@ def restart_postgres(port: int) -> None:
         check=True,
         timeout=120,
         capture_output=True,
+    )
+
+
+def explain_duplicates(
+    db_url: str, twice: dict[str, int], messages: list[dict[str, Any]], log: Path
+) -> str:
+    """What the database and the logs knew about each reply that went out twice."""
+    copies = [m for m in messages if m["type"] == "text" and m["body"]["text"]["body"] in twice]
+    refs = sorted({str(m["biz_opaque_callback_data"]).split(":", 1)[-1] for m in copies})
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, ref, state, attempts, settled_by, reconcile_by, wamid, created_at, "
+                "sent_at FROM outbox WHERE ref = ANY(:refs)"
+            ),
+            {"refs": refs},
+        ).all()
+        ids = [r.id for r in rows]
+        attempts = conn.execute(
+            text(
+                "SELECT outbox_id, attempt, at, outcome, http_status, latency_ms "
+                "FROM send_attempts WHERE outbox_id = ANY(:ids) ORDER BY at"
+            ),
+            {"ids": ids},
+        ).all()
+        statuses = conn.execute(
+            text(
+                "SELECT outbox_ref, status, received_at FROM status_events "
+                "WHERE outbox_ref = ANY(:refs) ORDER BY received_at"
+            ),
+            {"refs": refs},
+        ).all()
+    engine.dispose()
+    sent = [(m["received_at"], m["wamid"], m["biz_opaque_callback_data"]) for m in copies]
+    events = [
+        line
+        for line in log.read_text(errors="replace").splitlines()
+        if "housekeeping:" in line or "re-registered" in line or "untracked" in line
+    ]
+    return (
+        f"replies sent twice: {twice}; accepted copies: {sent}; outbox: {rows}; "
+        f"attempts: {attempts}; statuses: {statuses}; log: {events[-30:]}"
     )
 
 
@@ -130,7 +174,7 @@ async def test_chaos_keeps_every_promise(
         for i in range(len(ROLES)):
             start(i)
         for i, port in enumerate(ports):
-            await wait_healthy(f"http://127.0.0.1:{port}", 30, procs[i])
+            await wait_healthy(f"http://127.0.0.1:{port}", 60, procs[i])
 
         users = [f"62814{i:08d}" for i in range(60)]
         total = 300
@@ -199,7 +243,8 @@ async def test_chaos_keeps_every_promise(
                 f"inbox not done: {stuck_in[:10]}; outbox pending: {stuck_out[:10]}; "
                 f"workers: {workers_}; leases: {leases_}; now={time.time()}"
             )
-        assert not {t: n for t, n in got.items() if n > 1}, "a reply was sent twice"
+        twice = {t: n for t, n in got.items() if n > 1}
+        assert not twice, explain_duplicates(db_url, twice, messages, log)
         async with aiohttp.ClientSession() as s, s.get(f"{sim_base}/_sim/stats") as r:
             stats = await r.json()
         assert stats["duplicates"] == 0, stats["duplicate_keys"][:5]

@@ -81,10 +81,17 @@ class Runtime:
     inbox_worker: InboxWorker | None = field(init=False, default=None)
     sender: Sender | None = field(init=False, default=None)
     worker_id: int = field(init=False, default=0)
+    # How often our worker row was reaped and registered again (SQLite may hand the
+    # same id out again, so the id alone does not tell a new registration apart).
+    incarnation: int = field(init=False, default=0)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
     _keys_checked: float = field(init=False, default=0.0)
     _retention_ran: float = field(init=False, default=0.0)
+    # Since when housekeeping has seen the database without a break (None: not yet).
+    _healthy_since: float | None = field(init=False, default=None)
+    # Since when webhooks may have been refused (housekeeping failed, or ingest did).
+    _outage_since: float | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -193,6 +200,7 @@ class Runtime:
                 graph=graph,
                 dialect=self.dialect,
                 worker_id=wid,
+                incarnation=lambda: self.incarnation,
                 rate=s.send_rate,
                 concurrency=s.sender_concurrency,
                 retry=RetryPolicy(max_attempts=s.max_send_attempts),
@@ -252,14 +260,35 @@ class Runtime:
         """Heartbeat, then move claims of dead processes back to work (idempotent)."""
         s = self.settings
         now = time.time()
+        outage = self._outage_since
+        healthy_since = now if self._healthy_since is None else self._healthy_since
         with self.engine.begin() as conn:
             if not workers.heartbeat(conn, self.worker_id, now):
                 self.worker_id = workers.register(conn, self.role, now)
+                self.incarnation += 1
                 log.warning("worker row was reaped (stalled?); re-registered")
-            dead = workers.dead_workers(conn, s.worker_stale_seconds, now)
+            # Nobody could beat while the database was away: a stale heartbeat means
+            # death only once we have watched the database for a whole stale period.
+            dead = workers.dead_workers(
+                conn,
+                s.worker_stale_seconds,
+                now,
+                judge_heartbeats=now - healthy_since >= s.worker_stale_seconds,
+            )
             fired = self.timers.fire_due(conn, now) if self._has("scheduler") else 0
             reclaimed = self._inbox_repo.reap(conn)
+            deferred = 0
+            if outage is not None:
+                # Status webhooks refused meanwhile come back on Meta's retries, which
+                # back off about as long as the outage lasted: no resend before then.
+                until = now + max(s.reconcile_seconds, now - outage)
+                deferred = self._outbox_repo.defer_reconcile(conn, until)
             uncertain, resent = self._outbox_repo.reap(conn, now, s.reconcile_seconds)
+        self._healthy_since = healthy_since
+        if self._outage_since == outage:
+            self._outage_since = None
+        if deferred:
+            log.info("housekeeping: %d uncertain send(s) wait longer after an outage", deferred)
         if self._has("scheduler"):
             # Scheduled and recurring broadcasts, then template status / user preference
             # webhooks (a marketing stop becomes an opt-out).
@@ -313,10 +342,19 @@ class Runtime:
         interval = max(0.2, min(2.0, self.settings.worker_stale_seconds / 4))
         while not self._stop.is_set():
             await sleep_or_stop(self._stop, interval)
+            if self.ingestor is not None:
+                self._note_outage(self.ingestor.take_refused_since())
             try:
                 await loop.run_in_executor(None, self._housekeeping)
             except Exception as exc:  # noqa: BLE001 - keep beating through DB outages
                 log.warning("housekeeping failed: %s", type(exc).__name__)
+                self._healthy_since = None
+                self._note_outage(time.time())
+
+    def _note_outage(self, since: float | None) -> None:
+        """Remember the earliest moment webhooks may have been refused."""
+        if since is not None and (self._outage_since is None or since < self._outage_since):
+            self._outage_since = since
 
     async def stop(self) -> None:
         """Graceful shutdown: stop claiming, finish in-flight work, release our row."""

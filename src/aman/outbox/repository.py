@@ -5,7 +5,9 @@ A row moves todo -> sending -> sent | failed, or back to todo with a later
 worker died is *uncertain*: the request may or may not have reached Meta.  It
 waits ``reconcile_seconds`` for a status webhook carrying its ref in
 ``biz_opaque_callback_data`` (then it is settled as sent without resending);
-only if none arrives is it sent again.
+only if none arrives is it sent again.  While webhooks could not be stored (a
+database outage, an overloaded receiver) the window is pushed back, since Meta
+delivers the refused statuses only on its retries (``defer_reconcile``).
 """
 
 from __future__ import annotations
@@ -122,6 +124,10 @@ class OutboxRepository:
             "UPDATE outbox SET state = 'todo', next_attempt_at = 0 "
             "WHERE state = 'sending' AND worker_id IS NULL AND kind = 'read'"
         )
+        self._defer = text(
+            "UPDATE outbox SET reconcile_by = :until "
+            "WHERE state = 'uncertain' AND reconcile_by < :until"
+        )
         self._resend = text(
             "UPDATE outbox SET state = 'todo', settled_by = 'resent', next_attempt_at = :now "
             "WHERE state = 'uncertain' AND reconcile_by <= :now"
@@ -203,6 +209,10 @@ class OutboxRepository:
             [{"id": i, "worker": worker, "deadline": deadline} for i in lost],
         )
         return len(lost)
+
+    def defer_reconcile(self, conn: Connection, until: float) -> int:
+        """Uncertain rows wait at least until ``until`` for their status webhooks."""
+        return int(conn.execute(self._defer, {"until": until}).rowcount)
 
     def reap(self, conn: Connection, now: float, reconcile_seconds: float) -> tuple[int, int]:
         """Orphaned 'sending' rows become uncertain; uncertain rows past deadline are resent.

@@ -15,10 +15,11 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from aman import metrics
 from aman.aio import sleep_or_stop, wait_any
@@ -50,6 +51,7 @@ class Sender:
         dialect: str,
         worker_id: Callable[[], int],
         rate: float,
+        incarnation: Callable[[], int] = lambda: 0,
         concurrency: int = 64,
         retry: RetryPolicy | None = None,
         poll_seconds: float = 1.0,
@@ -64,6 +66,7 @@ class Sender:
         self._graph = graph
         self._repo = OutboxRepository(dialect)
         self._worker_id = worker_id
+        self._incarnation = incarnation
         self._rate = rate
         self._pacers: dict[str, Pacer] = {}
         self._pairs = RecipientBuckets()
@@ -78,7 +81,7 @@ class Sender:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
         self._results: GroupCommitter[SendOutcome] = GroupCommitter(
             engine,
-            self._repo.record,
+            self._record,
             queue_limit=1_000_000,
             name="send-results",
             after_commit=self._results_committed,
@@ -93,7 +96,8 @@ class Sender:
         self._leased: dict[str, float] = {}
         self._leases_due = 0.0
         self._watermark = 0
-        self._owned: set[int] = set()  # claimed rows whose outcome is not committed yet
+        # Claimed rows whose outcome is not committed yet, with the claim's incarnation.
+        self._owned: dict[int, int] = {}
         self._unrecorded: list[SendOutcome] = []
 
     def _pacer(self, phone_number_id: str) -> Pacer:
@@ -102,11 +106,27 @@ class Sender:
             pacer = self._pacers[phone_number_id] = Pacer(self._rate)
         return pacer
 
+    def _record(self, conn: Connection, outcomes: Sequence[SendOutcome]) -> None:
+        """Write outcomes; an uncertain row's reconcile window starts when it is written.
+
+        An outcome kept through a database outage is written late: its status webhooks
+        were refused meanwhile and come back only on Meta's retries, so the window
+        must not have run down already.
+        """
+        start = self._clock() + self._reconcile
+        written = [
+            replace(o, next_attempt_at=max(o.next_attempt_at or 0.0, start))
+            if o.outcome == "uncertain"
+            else o
+            for o in outcomes
+        ]
+        self._repo.record(conn, written)
+
     def _results_committed(self, outcomes: Sequence[SendOutcome]) -> None:
         if not outcomes:
             return  # nothing finished: waking the loop here made an idle sender spin
         for o in outcomes:
-            self._owned.discard(o.outbox_id)
+            self._owned.pop(o.outbox_id, None)
         # A finished row may unblock the next message to the same recipient.
         self.wake.set()
 
@@ -124,7 +144,7 @@ class Sender:
                 self.wake.clear()
                 unrecorded, self._unrecorded = self._unrecorded, []
                 try:
-                    claimed = await loop.run_in_executor(
+                    claimed, epoch = await loop.run_in_executor(
                         self._executor,
                         self._claim,
                         min(free, 500),
@@ -138,10 +158,10 @@ class Sender:
                     continue
                 self._results_committed(unrecorded)
                 for row in claimed:
-                    self._owned.add(row.id)
+                    self._owned[row.id] = epoch
                     self._in_flight += 1
                     metrics.OUTBOX_QUEUE.inc()
-                    task = asyncio.create_task(self._deliver(row))
+                    task = asyncio.create_task(self._deliver(row, epoch))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
                 if not claimed:
@@ -165,20 +185,22 @@ class Sender:
 
     def _claim(
         self, limit: int, unrecorded: list[SendOutcome], owned: frozenset[int]
-    ) -> list[ClaimedSend]:
+    ) -> tuple[list[ClaimedSend], int]:
+        """Ready rows, and the incarnation of our worker row that claimed them."""
         now = self._clock()
         if unrecorded:
             # Outcomes whose write failed (database restart): the updates are idempotent.
             with self._engine.begin() as conn:
-                self._repo.record(conn, unrecorded)
+                self._record(conn, unrecorded)
         if now >= self._leases_due or self._new_numbers():
             self._renew_leases(now, owned)
         numbers = [n for n, until in self._leased.items() if until > now + 1.0]
+        epoch = self._incarnation()
         with self._engine.begin() as conn:
             claimed = self._repo.claim(conn, self._worker_id(), limit, now, numbers)
         # Keys of rows sealed by other processes are loaded here, off the event loop.
         self._vault.load_keys_for(c.body_enc for c in claimed)
-        return claimed
+        return claimed, epoch
 
     def _new_numbers(self) -> bool:
         """Look at outbox rows added since the last look for business numbers not seen yet."""
@@ -218,9 +240,9 @@ class Sender:
             log.warning("sender: could not release leases: %s", type(exc).__name__)
         self._leased.clear()
 
-    async def _deliver(self, row: ClaimedSend) -> None:
+    async def _deliver(self, row: ClaimedSend, epoch: int) -> None:
         try:
-            outcome = await self._attempt(row)
+            outcome = await self._attempt(row, epoch)
         except Exception as exc:  # noqa: BLE001 - never lose a claimed row silently
             log.error("sender: unexpected %s for outbox row %d", type(exc).__name__, row.id)
             outcome = SendOutcome(
@@ -236,13 +258,28 @@ class Sender:
             self._in_flight -= 1
             metrics.OUTBOX_QUEUE.dec()
             self._slot_free.set()
+        if outcome is None:
+            if self._owned.get(row.id) == epoch:  # not if a newer claim of it is ours now
+                del self._owned[row.id]
+            return
         try:
             await self._results.submit(outcome)
         except Exception as exc:  # noqa: BLE001 - kept and written again later
             log.warning("sender: outcome not recorded (%s); will retry", type(exc).__name__)
             self._unrecorded.append(outcome)
 
-    async def _attempt(self, row: ClaimedSend) -> SendOutcome:
+    def _still_ours(self, row: ClaimedSend, epoch: int) -> bool:
+        """False once our worker row was reaped since the claim (we were judged dead).
+
+        The claim then belongs to reconciliation, which sends the row again once its
+        window has passed: sending it here as well could reach the customer twice.
+        """
+        if self._incarnation() == epoch:
+            return True
+        log.warning("sender: outbox row %d given up: claimed before we were judged dead", row.id)
+        return False
+
+    async def _attempt(self, row: ClaimedSend, epoch: int) -> SendOutcome | None:
         envelope = self._vault.open_json("outbox", "body", row.ref, row.body_enc)
         body: dict[str, Any] = dict(envelope["msg"])
         if row.kind == "message":
@@ -262,8 +299,12 @@ class Sender:
             # The permit is held from just before the write until the answer is in: the
             # cap then holds on the times Meta sees (every attempt, retries included).
             async with self._pacer(row.phone_number_id).send():
+                if not self._still_ours(row, epoch):
+                    return None
                 result = await self._graph.send(row.phone_number_id, orjson.dumps(body))
         else:  # a read receipt: not a message, outside the messaging throughput limit
+            if not self._still_ours(row, epoch):
+                return None
             result = await self._graph.send(row.phone_number_id, orjson.dumps(body))
         metrics.SEND_LATENCY.observe(result.latency_ms / 1000.0)
         decision = classify(result)

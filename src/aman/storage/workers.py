@@ -52,14 +52,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def dead_workers(conn: Connection, stale_seconds: float, now: float | None = None) -> list[int]:
-    """Ids of workers that are gone; their rows are deleted (claims keep the id to reap)."""
+def dead_workers(
+    conn: Connection,
+    stale_seconds: float,
+    now: float | None = None,
+    *,
+    judge_heartbeats: bool = True,
+) -> list[int]:
+    """Ids of workers that are gone; their rows are deleted (claims keep the id to reap).
+
+    With ``judge_heartbeats`` False only processes of this host whose pid is gone
+    count: the caller has not seen the database long enough (its start, or the end
+    of an outage during which nobody could beat) to call a stale heartbeat a death.
+    """
     now = time.time() if now is None else now
     rows = conn.execute(select(Worker.id, Worker.host, Worker.pid, Worker.heartbeat_at)).all()
     dead = [
         r.id
         for r in rows
-        if r.heartbeat_at < now - stale_seconds
+        if (judge_heartbeats and r.heartbeat_at < now - stale_seconds)
         or (r.host == HOST and r.pid != os.getpid() and not _pid_alive(r.pid))
     ]
     if dead:

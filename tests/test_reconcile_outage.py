@@ -1,0 +1,155 @@
+"""Exactly once around outages: an uncertain send is not resent while its status webhook
+is still on its way back, and a sender judged dead does not send what it had claimed.
+
+Both failures are a customer getting the same reply twice; the chaos run hit them
+after a PostgreSQL restart.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text
+
+from aman.demo import DemoStack
+from aman.outbox.repository import SendOutcome
+from aman.storage import workers
+from aman.storage.db import make_engine
+from aman.storage.groupcommit import StorageUnavailable
+from aman.storage.migrate import upgrade
+from aman.storage.models import Worker
+from helpers import rows, scalar, until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_status_refused_during_an_outage_still_settles_the_send(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=True,
+        settings_overrides={
+            "database_url": db_url,
+            "mark_read": False,
+            "graph_timeout": 0.3,
+            "reconcile_seconds": 1.0,
+            "worker_stale_seconds": 1.0,
+        },
+        simulator_options={"webhook_retry_delays": (0.5,) * 10},
+    ) as st:
+        ingestor = st.runtime.ingestor
+        assert ingestor is not None
+        real_submit = ingestor.committer.submit
+        refused: list[float] = []
+
+        async def submit(batch: Any) -> None:
+            # Status webhooks are refused for 2.5 s, as while the database restarts.
+            if batch.statuses and (not refused or time.time() - refused[0] < 2.5):
+                refused.append(time.time())
+                raise StorageUnavailable("test: the database is away")
+            await real_submit(batch)
+
+        monkeypatch.setattr(ingestor.committer, "submit", submit)
+        # Meta takes the message, but our request times out: the send is uncertain.
+        st.simulator.set_faults(rate_timeout=1.0, timeout_accepts=True, timeout_hang_s=1.0)
+        assert (await st.phone.send_text("6281234500041", "sudah sampai?")).status == 200
+        await until(lambda: scalar(st, "select state from outbox") == "uncertain", what="uncertain")
+        st.simulator.set_faults(rate_timeout=0.0)
+        await until(
+            lambda: scalar(st, "select settled_by from outbox") is not None,
+            timeout=15,
+            what="the send settled",
+        )
+        # The status came back on a retry, more than the 1 s window after it was refused.
+        assert refused[-1] - refused[0] >= 2.0
+        assert scalar(st, "select settled_by from outbox") == "status"
+        assert len(st.simulator.sent) == 1 and st.simulator.stats()["duplicates"] == 0
+
+
+async def test_a_sender_judged_dead_gives_up_the_rows_it_had_claimed(
+    tmp_path: Path, db_url: str
+) -> None:
+    users = [f"62812345000{i}" for i in range(5, 8)]
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={
+            "database_url": db_url,
+            "mark_read": False,
+            "send_rate": 0.5,
+            "reconcile_seconds": 1.0,
+            "worker_stale_seconds": 1.0,
+        },
+    ) as st:
+        for user in users:
+            assert (await st.phone.send_text(user, f"halo {user}")).status == 200
+        # One goes out at once; the sender holds the other two back for the pace (1 per 2 s).
+        await st.simulator.wait_for_sent(1, 10)
+        first = st.runtime.worker_id
+        incarnation = st.runtime.incarnation
+        await until(
+            lambda: scalar(st, "select count(*) from outbox where state = 'sending'") == 2,
+            what="two claims waiting",
+        )
+        # A peer judged us dead (we stalled): our row goes, the claims are reconciled.
+        with st.runtime.engine.begin() as conn:
+            conn.execute(text("DELETE FROM workers WHERE id = :id"), {"id": first})
+        await until(lambda: st.runtime.incarnation > incarnation, what="re-registered")
+        await st.simulator.wait_for_sent(3, 20)
+        await until(
+            lambda: scalar(st, "select count(*) from outbox where state = 'sent'") == 3,
+            timeout=15,
+            what="all sent",
+        )
+        settled = rows(st, "select settled_by from outbox order by id")
+        assert [s for (s,) in settled].count("resent") == 2
+    assert sorted(m.to for m in st.simulator.sent) == users  # each exactly once
+
+
+async def test_an_uncertain_outcome_written_late_gets_a_whole_window(
+    tmp_path: Path, db_url: str
+) -> None:
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={"database_url": db_url, "mark_read": False, "send_rate": 0.5},
+    ) as st:
+        sender = st.runtime.sender
+        assert sender is not None
+        for user in ("6281234500051", "6281234500052"):
+            assert (await st.phone.send_text(user, "halo")).status == 200
+        await st.simulator.wait_for_sent(1, 10)
+        # The second reply waits 2 s for the pace, in state 'sending'.
+        row_id = await until(
+            lambda: scalar(st, "select id from outbox where state = 'sending'"), what="row"
+        )
+        # The attempt timed out 60 s ago, during an outage; only now can it be written.
+        long_ago = time.time() - 60.0
+        late = SendOutcome(row_id, 1, "uncertain", long_ago, 700.0, next_attempt_at=long_ago + 30)
+        with st.runtime.engine.begin() as conn:
+            sender._record(conn, [late])
+        reconcile_by = scalar(st, "select reconcile_by from outbox where id = :id", id=row_id)
+        assert reconcile_by >= time.time() + 29.0
+
+
+def test_stale_heartbeats_are_judged_only_when_asked(tmp_path: Path, db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    now = time.time()
+    with engine.begin() as conn:
+        stale = conn.execute(
+            insert(Worker)
+            .values(role="sender", host="elsewhere", pid=1, started_at=now, heartbeat_at=now - 60)
+            .returning(Worker.id)
+        ).scalar_one()
+        # Just after an outage nobody has beaten: a stale row elsewhere is not a death.
+        assert workers.dead_workers(conn, 5.0, now, judge_heartbeats=False) == []
+        assert workers.dead_workers(conn, 5.0, now) == [stale]
+    engine.dispose()
