@@ -25,8 +25,13 @@ $(VENV)/.installed-bench: pyproject.toml | $(PY)
 demo: $(VENV)/.installed-base
 	$(VENV)/bin/aman demo
 
+# Two phases: the suite on TEST_WORKERS processes, then, alone, the tests that restart
+# PostgreSQL or kill servers under load (marked `serial`).  Neither may select nothing.
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed-test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS)
+	$(PY) -m pytest -m serial $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests bench

@@ -197,13 +197,31 @@ def max_in_window(times: list[float], width: float = 1.0) -> tuple[int, float]:
 
 
 class Procs:
+    """The aman processes: ``serve`` (one, or a web and a sender with ``split``) and the
+    campaign scheduler."""
+
     def __init__(
-        self, env: dict[str, str], logs: Path, aman_port: int, rate: float, nice: int
+        self,
+        env: dict[str, str],
+        logs: Path,
+        aman_port: int,
+        rate: float,
+        nice: int,
+        split: bool = False,
     ) -> None:
         self.env, self.logs, self.port, self.rate, self.nice = env, logs, aman_port, rate, nice
-        self.serve: subprocess.Popen[bytes] | None = None
+        self.split = split
+        self.servers: list[subprocess.Popen[bytes]] = []
         self.sched: subprocess.Popen[bytes] | None = None
         self.peaks: list[dict[str, int]] = []
+
+    @property
+    def all(self) -> list[subprocess.Popen[bytes]]:
+        return [*self.servers, *([self.sched] if self.sched else [])]
+
+    def serve_rss(self) -> int:
+        """RSS of the serve processes together (KiB)."""
+        return sum(rss_kib(p.pid)[0] for p in self.servers if p.poll() is None)
 
     def _spawn(self, name: str, args: list[str], core: int) -> subprocess.Popen[bytes]:
         with (self.logs / f"{name}.log").open("ab") as out:
@@ -215,9 +233,14 @@ class Procs:
             )
 
     def start(self) -> None:
-        self.serve = self.sched = None
-        self.serve = self._spawn("serve", ["serve", "--port", str(self.port)], 0)
-        wait_http(f"http://127.0.0.1:{self.port}/healthz")
+        self.servers, self.sched = [], None
+        roles = [("all", self.port)]
+        if self.split:
+            roles = [("web", self.port), ("sender", free_port())]
+        for role, port in roles:
+            args = ["serve", "--port", str(port), "--role", role]
+            self.servers.append(self._spawn("serve" if role == "all" else role, args, 0))
+            wait_http(f"http://127.0.0.1:{port}/healthz")
         self.sched = self._spawn(
             "scheduler",
             ["campaigns", "scheduler", "--interval", "0.5", "--send-rate", str(self.rate)],
@@ -225,15 +248,15 @@ class Procs:
         )
 
     def kill(self) -> None:
-        for p in (self.serve, self.sched):
-            if p is not None and p.poll() is None:
+        for p in self.all:
+            if p.poll() is None:
                 self.peaks.append({"pid": p.pid, "hwm_kib": rss_kib(p.pid)[1]})
                 p.send_signal(signal.SIGKILL)
                 p.wait()
 
     def stop(self) -> None:
-        for p in (self.serve, self.sched):
-            if p is not None and p.poll() is None:
+        for p in self.all:
+            if p.poll() is None:
                 self.peaks.append({"pid": p.pid, "hwm_kib": rss_kib(p.pid)[1]})
                 p.terminate()
                 try:
@@ -333,7 +356,7 @@ def _drive(
         # loaded machine they can take longer than the default 30 s to come back.
         AMAN_RECONCILE_SECONDS=str(args.reconcile),
     )
-    procs = Procs(env, logs, aman_port, rate, args.nice)
+    procs = Procs(env, logs, aman_port, rate, args.nice, split=args.split)
     samples: list[tuple[float, int, int, int]] = []  # (t, accepted, serve rss, sched rss)
     t_start = time.monotonic()
     kill_at, killed, restart = int(n * args.kill_at), None, None
@@ -343,7 +366,7 @@ def _drive(
             time.sleep(0.5)
             accepted = int(http_json(f"{sim_url}/_sim/stats")["accepted"])
             now = time.monotonic() - t_start
-            serve_rss = rss_kib(procs.serve.pid)[0] if procs.serve else 0
+            serve_rss = procs.serve_rss()
             sched_rss = rss_kib(procs.sched.pid)[0] if procs.sched else 0
             samples.append((now, accepted, serve_rss, sched_rss))
             if len(samples) % args.every == 0:
@@ -425,6 +448,7 @@ def analyse(
     result = {
         "recipients": n,
         "rate": rate,
+        "split": args.split,
         "reconcile_seconds": args.reconcile,
         "campaign": cid,
         "import_seconds": round(import_s, 1),
@@ -547,7 +571,13 @@ def render_section(result: dict[str, Any], info: RunInfo, notes: str = "") -> st
         *info.lines(),
         f"- Machine: {os.cpu_count()} cores, Python {platform.python_version()}; niceness "
         f"{r.get('nice', 0)} for every process (`nice -n` once per child).",
-        "- aman serve (sender, AMAN_SEND_RATE as below) + `aman campaigns scheduler` "
+        (
+            "- Two aman serve processes, `--role web` (status webhooks) and `--role sender` "
+            "(AMAN_SEND_RATE as below; RSS below is the two together)"
+            if r.get("split")
+            else "- aman serve (sender, AMAN_SEND_RATE as below)"
+        )
+        + " + `aman campaigns scheduler` "
         "(materialises the broadcast ≤ 10 s of sending ahead) on SQLite, "
         f"AMAN_RECONCILE_SECONDS={r['reconcile_seconds']:g}; "
         "`python -m aman.simulator` with status webhooks on (they settle in-flight sends "
@@ -612,6 +642,11 @@ def main(argv: list[str] | None = None) -> int:
         "--reconcile", type=float, default=120.0, help="AMAN_RECONCILE_SECONDS for aman serve"
     )
     parser.add_argument("--every", type=int, default=20, help="progress line every N samples")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="run the web and the sender as two processes (the production layout)",
+    )
     args = parser.parse_args(argv)
     info = RunInfo.start(parser.prog, argv)
     result = run(args)

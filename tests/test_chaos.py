@@ -31,7 +31,7 @@ from aman.cli import main as aman_cli
 from aman.security.crypto import generate_master_key
 from helpers import collect_replies, free_port, start_aman, wait_healthy
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.anyio]
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.postgres, pytest.mark.anyio]
 
 APP_SECRET = "chaos-app-secret"
 TOKEN = "chaos-token"

@@ -28,7 +28,7 @@ import pytest
 from aman.security.crypto import generate_master_key
 from helpers import collect_replies, free_port, start_aman, wait_healthy
 
-pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.anyio]
 
 APP_SECRET = "crash-test-app-secret"
 TOKEN = "crash-test-token"

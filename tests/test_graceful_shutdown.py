@@ -17,7 +17,7 @@ import pytest
 from aman.security.crypto import generate_master_key
 from helpers import collect_replies, free_port, start_aman, wait_healthy
 
-pytestmark = [pytest.mark.slow, pytest.mark.anyio]
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.anyio]
 
 APP_SECRET = "shutdown-test-app-secret"
 TOKEN = "shutdown-test-token"
