@@ -54,37 +54,32 @@ def restart_postgres(port: int) -> None:
     )
 
 
+def query(db_url: str, *statements: str, **params: Any) -> list[list[Any]]:
+    """The rows of each statement, read on a fresh connection to the test's database."""
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            return [list(conn.execute(text(sql), params).all()) for sql in statements]
+    finally:
+        engine.dispose()
+
+
 def explain_duplicates(
     db_url: str, twice: dict[str, int], messages: list[dict[str, Any]], log: Path
 ) -> str:
     """What the database and the logs knew about each reply that went out twice."""
     copies = [m for m in messages if m["type"] == "text" and m["body"]["text"]["body"] in twice]
     refs = sorted({str(m["biz_opaque_callback_data"]).split(":", 1)[-1] for m in copies})
-    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT id, ref, state, attempts, settled_by, reconcile_by, wamid, created_at, "
-                "sent_at FROM outbox WHERE ref = ANY(:refs)"
-            ),
-            {"refs": refs},
-        ).all()
-        ids = [r.id for r in rows]
-        attempts = conn.execute(
-            text(
-                "SELECT outbox_id, attempt, at, outcome, http_status, latency_ms "
-                "FROM send_attempts WHERE outbox_id = ANY(:ids) ORDER BY at"
-            ),
-            {"ids": ids},
-        ).all()
-        statuses = conn.execute(
-            text(
-                "SELECT outbox_ref, status, received_at FROM status_events "
-                "WHERE outbox_ref = ANY(:refs) ORDER BY received_at"
-            ),
-            {"refs": refs},
-        ).all()
-    engine.dispose()
+    rows, attempts, statuses = query(
+        db_url,
+        "SELECT id, ref, state, attempts, settled_by, reconcile_by, wamid, created_at, "
+        "sent_at FROM outbox WHERE ref = ANY(:refs)",
+        "SELECT outbox_id, attempt, at, outcome, http_status, latency_ms FROM send_attempts "
+        "WHERE outbox_id IN (SELECT id FROM outbox WHERE ref = ANY(:refs)) ORDER BY at",
+        "SELECT outbox_ref, status, received_at FROM status_events "
+        "WHERE outbox_ref = ANY(:refs) ORDER BY received_at",
+        refs=refs,
+    )
     sent = [(m["received_at"], m["wamid"], m["biz_opaque_callback_data"]) for m in copies]
     events = [
         line
@@ -220,24 +215,15 @@ async def test_chaos_keeps_every_promise(
         got, messages = await collect_replies(sim_base, acked, 90)
         missing = [t for t in acked if got[t] == 0]
         if missing:
-            engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
-            with engine.connect() as conn:
-                stuck_in = conn.execute(
-                    text(
-                        "SELECT id, status, attempts, worker_id, not_before, last_error FROM inbox "
-                        "WHERE status <> 'done'"
-                    )
-                ).all()
-                stuck_out = conn.execute(
-                    text(
-                        "SELECT id, kind, state, attempts, worker_id, next_attempt_at, "
-                        "reconcile_by, error_code FROM outbox "
-                        "WHERE state NOT IN ('sent', 'failed')"
-                    )
-                ).all()
-                workers_ = conn.execute(text("SELECT id, role, pid FROM workers")).all()
-                leases_ = conn.execute(text("SELECT * FROM leases")).all()
-            engine.dispose()
+            stuck_in, stuck_out, workers_, leases_ = query(
+                db_url,
+                "SELECT id, status, attempts, worker_id, not_before, last_error FROM inbox "
+                "WHERE status <> 'done'",
+                "SELECT id, kind, state, attempts, worker_id, next_attempt_at, reconcile_by, "
+                "error_code FROM outbox WHERE state NOT IN ('sent', 'failed')",
+                "SELECT id, role, pid FROM workers",
+                "SELECT * FROM leases",
+            )
             raise AssertionError(
                 f"{len(missing)} acknowledged messages without reply: {missing[:5]}; "
                 f"inbox not done: {stuck_in[:10]}; outbox pending: {stuck_out[:10]}; "
@@ -253,25 +239,16 @@ async def test_chaos_keeps_every_promise(
         assert max(per_second.values()) <= RATE, per_second.most_common(3)
 
         await asyncio.sleep(1.0)  # let the last statuses land
-        engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.connect() as conn:
-            regressed = conn.execute(
-                text(
-                    "SELECT count(*) FROM outbox o WHERE o.kind = 'message' "
-                    "AND o.wamid IS NOT NULL AND EXISTS (SELECT 1 FROM status_events e "
-                    "WHERE e.wamid = o.wamid AND e.status = 'read') "
-                    "AND o.delivery_status NOT IN ('read', 'played', 'deleted')"
-                )
-            ).scalar_one()
-            settled: dict[str, int] = dict(
-                conn.execute(
-                    text(
-                        "SELECT coalesce(settled_by, 'direct'), count(*) FROM outbox "
-                        "WHERE kind = 'message' GROUP BY 1"
-                    )
-                ).all()
-            )
-        engine.dispose()
+        [(regressed,)], settled_rows = query(
+            db_url,
+            "SELECT count(*) FROM outbox o WHERE o.kind = 'message' "
+            "AND o.wamid IS NOT NULL AND EXISTS (SELECT 1 FROM status_events e "
+            "WHERE e.wamid = o.wamid AND e.status = 'read') "
+            "AND o.delivery_status NOT IN ('read', 'played', 'deleted')",
+            "SELECT coalesce(settled_by, 'direct'), count(*) FROM outbox "
+            "WHERE kind = 'message' GROUP BY 1",
+        )
+        settled: dict[str, int] = dict(settled_rows)
         assert regressed == 0
         # ``aman audit verify`` in this process: the same command, without a second
         # interpreter start-up (its CLI wrapper is covered by test_audit_cli.py).
