@@ -114,11 +114,9 @@ class Sender:
         were refused meanwhile and come back only on Meta's retries, so the window
         must not have run down already.
         """
-        start = self._clock() + self._reconcile
+        deadline = self._clock() + self._reconcile
         written = [
-            replace(o, next_attempt_at=max(o.next_attempt_at or 0.0, start))
-            if o.outcome == "uncertain"
-            else o
+            replace(o, next_attempt_at=deadline) if o.outcome == "uncertain" else o
             for o in outcomes
         ]
         self._repo.record(conn, written)
@@ -334,7 +332,7 @@ class Sender:
         if decision == "uncertain" and row.kind == "read":
             decision = "retry"  # marking read twice is harmless: no need to reconcile
         if decision == "uncertain":
-            return outcome("uncertain", next_attempt_at=now + self._reconcile)
+            return outcome("uncertain")  # its reconcile deadline is set when it is written
         if decision == "window" and envelope.get("fallback"):
             new_body = self._vault.seal_json(
                 "outbox",
