@@ -36,7 +36,7 @@ class AnalyticsRepository:
         )
         if self.pnid:
             stmt = stmt.where(Inbox.phone_number_id == self.pnid)
-        yield from conn.execution_options(yield_per=_STREAM).execute(stmt)
+        yield from conn.execute(stmt.execution_options(yield_per=_STREAM))
 
     def texts(self, conn: Connection, start: float, end: float) -> Iterator[Any]:
         """(phone_number_id, wamid, payload_enc) of inbound text messages in the window."""
@@ -52,7 +52,7 @@ class AnalyticsRepository:
         )
         if self.pnid:
             stmt = stmt.where(Inbox.phone_number_id == self.pnid)
-        yield from conn.execution_options(yield_per=_STREAM).execute(stmt)
+        yield from conn.execute(stmt.execution_options(yield_per=_STREAM))
 
     def outbound(self, conn: Connection, start: float, end: float) -> Iterator[Any]:
         """Sent messages: (phone_number_id, contact_ix, ref, inbox_id, sent_at) in time order."""
@@ -75,7 +75,7 @@ class AnalyticsRepository:
         )
         if self.pnid:
             stmt = stmt.where(Outbox.phone_number_id == self.pnid)
-        yield from conn.execution_options(yield_per=_STREAM).execute(stmt)
+        yield from conn.execute(stmt.execution_options(yield_per=_STREAM))
 
     def handoffs(self, conn: Connection, start: float, end: float) -> list[Any]:
         """(ts, action, target) of handoff opened/closed ledger entries."""
@@ -119,7 +119,7 @@ class AnalyticsRepository:
         )
         if self.pnid:
             stmt = stmt.where(Conversation.phone_number_id == self.pnid)
-        yield from conn.execution_options(yield_per=_STREAM).execute(stmt)
+        yield from conn.execute(stmt.execution_options(yield_per=_STREAM))
 
     def runs(self, conn: Connection, start: float, end: float) -> list[Any]:
         """Campaign runs that overlap the window, with their campaign's name and number."""
