@@ -153,3 +153,60 @@ def test_stale_heartbeats_are_judged_only_when_asked(tmp_path: Path, db_url: str
         assert workers.dead_workers(conn, 5.0, now, judge_heartbeats=False) == []
         assert workers.dead_workers(conn, 5.0, now) == [stale]
     engine.dispose()
+
+
+async def test_a_failed_housekeeping_defers_the_resend_of_uncertain_sends(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={
+            "database_url": db_url,
+            "mark_read": False,
+            "graph_timeout": 0.3,
+            "reconcile_seconds": 1.0,
+            "worker_stale_seconds": 1.0,
+        },
+    ) as st:
+        # The request never reaches "Meta": uncertain, to be resent after a 1 s window.
+        st.simulator.set_faults(rate_timeout=1.0, timeout_accepts=False, timeout_hang_s=1.0)
+        assert (await st.phone.send_text("6281234500061", "halo")).status == 200
+        await until(lambda: scalar(st, "select state from outbox") == "uncertain", what="uncertain")
+        st.simulator.set_faults(rate_timeout=0.0)
+        # Housekeeping's transaction fails for 2.5 s, as while the database restarts.
+        real_heartbeat, down_until = workers.heartbeat, time.time() + 2.5
+
+        def heartbeat(*args: Any, **kwargs: Any) -> bool:
+            if time.time() < down_until:
+                raise RuntimeError("test: the database is away")
+            return real_heartbeat(*args, **kwargs)
+
+        monkeypatch.setattr(workers, "heartbeat", heartbeat)
+        await until(lambda: time.time() > down_until + 1.0, timeout=10, what="the outage over")
+        # The window ran out during the outage, but the resend waits as long again.
+        assert scalar(st, "select state from outbox") == "uncertain"
+        await until(
+            lambda: scalar(st, "select settled_by from outbox") == "resent",
+            timeout=15,
+            what="resent",
+        )
+        await st.simulator.wait_for_sent(1, 10)
+        assert len(st.simulator.sent) == 1
+
+
+async def test_a_failure_after_the_housekeeping_transaction_is_no_outage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with DemoStack(tmp_path, bot="echo", statuses=False) as st:
+        runtime = st.runtime
+
+        def broken(*args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("test: a bug in the scheduler's work")
+
+        monkeypatch.setattr("aman.runtime.run_due", broken)
+        with pytest.raises(RuntimeError):
+            runtime._housekeeping()
+        assert runtime._outage_since is None
+

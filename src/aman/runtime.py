@@ -262,28 +262,35 @@ class Runtime:
         now = time.time()
         outage = self._outage_since
         healthy_since = now if self._healthy_since is None else self._healthy_since
-        with self.engine.begin() as conn:
-            if not workers.heartbeat(conn, self.worker_id, now):
-                self.worker_id = workers.register(conn, self.role, now)
-                self.incarnation += 1
-                log.warning("worker row was reaped (stalled?); re-registered")
-            # Nobody could beat while the database was away: a stale heartbeat means
-            # death only once we have watched the database for a whole stale period.
-            dead = workers.dead_workers(
-                conn,
-                s.worker_stale_seconds,
-                now,
-                judge_heartbeats=now - healthy_since >= s.worker_stale_seconds,
-            )
-            fired = self.timers.fire_due(conn, now) if self._has("scheduler") else 0
-            reclaimed = self._inbox_repo.reap(conn)
-            deferred = 0
-            if outage is not None:
-                # Status webhooks refused meanwhile come back on Meta's retries, which
-                # back off about as long as the outage lasted: no resend before then.
-                until = now + max(s.reconcile_seconds, now - outage)
-                deferred = self._outbox_repo.defer_reconcile(conn, until)
-            uncertain, resent = self._outbox_repo.reap(conn, now, s.reconcile_seconds)
+        try:
+            with self.engine.begin() as conn:
+                if not workers.heartbeat(conn, self.worker_id, now):
+                    self.worker_id = workers.register(conn, self.role, now)
+                    self.incarnation += 1
+                    log.warning("worker row was reaped (stalled?); re-registered")
+                # Nobody could beat while the database was away: a stale heartbeat means
+                # death only once we have watched the database for a whole stale period.
+                dead = workers.dead_workers(
+                    conn,
+                    s.worker_stale_seconds,
+                    now,
+                    judge_heartbeats=now - healthy_since >= s.worker_stale_seconds,
+                )
+                fired = self.timers.fire_due(conn, now) if self._has("scheduler") else 0
+                reclaimed = self._inbox_repo.reap(conn)
+                deferred = 0
+                if outage is not None:
+                    # Status webhooks refused meanwhile come back on Meta's retries, which
+                    # back off about as long as the outage lasted: no resend before then.
+                    until = now + max(s.reconcile_seconds, now - outage)
+                    deferred = self._outbox_repo.defer_reconcile(conn, until)
+                uncertain, resent = self._outbox_repo.reap(conn, now, s.reconcile_seconds)
+        except Exception:
+            # Only this transaction's failure is an outage (no heartbeat, webhooks likely
+            # refused too); a failure in the scheduler's work below is not.
+            self._healthy_since = None
+            self._note_outage(now)
+            raise
         self._healthy_since = healthy_since
         if self._outage_since == outage:
             self._outage_since = None
@@ -348,8 +355,6 @@ class Runtime:
                 await loop.run_in_executor(None, self._housekeeping)
             except Exception as exc:  # noqa: BLE001 - keep beating through DB outages
                 log.warning("housekeeping failed: %s", type(exc).__name__)
-                self._healthy_since = None
-                self._note_outage(time.time())
 
     def _note_outage(self, since: float | None) -> None:
         """Remember the earliest moment webhooks may have been refused."""
