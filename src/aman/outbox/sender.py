@@ -71,7 +71,6 @@ class Sender:
         self._pacers: dict[str, Pacer] = {}
         self._pairs = RecipientBuckets()
         self._concurrency = concurrency
-        self._claim_batch = max(1, concurrency // 4)
         self._retry = retry or RetryPolicy()
         self._poll = poll_seconds
         self._reconcile = reconcile_seconds
@@ -136,10 +135,7 @@ class Sender:
         try:
             while not stop.is_set():
                 free = self._concurrency - self._in_flight
-                # While sends are in flight, claim only once a quarter of the slots are
-                # free: a claim per finished send cost a claim transaction per message
-                # when the pacer is the bottleneck (a broadcast), for no earlier send.
-                if free <= 0 or (self._in_flight and free < self._claim_batch):
+                if free <= 0:
                     self._slot_free.clear()
                     await wait_any(stop, self._slot_free, self._poll)
                     continue
