@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert, text
+from sqlalchemy.exc import OperationalError
 
 from aman.demo import DemoStack
 from aman.outbox.repository import SendOutcome
@@ -24,6 +25,19 @@ from aman.storage.models import Worker
 from helpers import rows, scalar, until
 
 pytestmark = pytest.mark.anyio
+
+
+def database_away(monkeypatch: pytest.MonkeyPatch, seconds: float) -> float:
+    """Housekeeping cannot reach the database for ``seconds``; returns when it can again."""
+    real_heartbeat, back_at = workers.heartbeat, time.time() + seconds
+
+    def heartbeat(*args: Any, **kwargs: Any) -> bool:
+        if time.time() < back_at:
+            raise OperationalError("UPDATE workers", {}, ConnectionError("test: away"))
+        return real_heartbeat(*args, **kwargs)
+
+    monkeypatch.setattr(workers, "heartbeat", heartbeat)
+    return back_at
 
 
 async def test_a_status_refused_during_an_outage_still_settles_the_send(
@@ -48,8 +62,10 @@ async def test_a_status_refused_during_an_outage_still_settles_the_send(
         refused: list[float] = []
 
         async def submit(batch: Any) -> None:
-            # Status webhooks are refused for 2.5 s, as while the database restarts.
+            # Status webhooks are refused while the database is away (2.5 s).
             if batch.statuses and (not refused or time.time() - refused[0] < 2.5):
+                if not refused:
+                    database_away(monkeypatch, 2.5)
                 refused.append(time.time())
                 raise StorageUnavailable("test: the database is away")
             await real_submit(batch)
@@ -175,16 +191,9 @@ async def test_a_failed_housekeeping_defers_the_resend_of_uncertain_sends(
         assert (await st.phone.send_text("6281234500061", "halo")).status == 200
         await until(lambda: scalar(st, "select state from outbox") == "uncertain", what="uncertain")
         st.simulator.set_faults(rate_timeout=0.0)
-        # Housekeeping's transaction fails for 2.5 s, as while the database restarts.
-        real_heartbeat, down_until = workers.heartbeat, time.time() + 2.5
-
-        def heartbeat(*args: Any, **kwargs: Any) -> bool:
-            if time.time() < down_until:
-                raise RuntimeError("test: the database is away")
-            return real_heartbeat(*args, **kwargs)
-
-        monkeypatch.setattr(workers, "heartbeat", heartbeat)
-        await until(lambda: time.time() > down_until + 1.0, timeout=10, what="the outage over")
+        # Housekeeping cannot reach the database for 2.5 s, as while it restarts.
+        back_at = database_away(monkeypatch, 2.5)
+        await until(lambda: time.time() > back_at + 1.0, timeout=10, what="the outage over")
         # The window ran out during the outage, but the resend waits as long again.
         assert scalar(st, "select state from outbox") == "uncertain"
         await until(
@@ -196,7 +205,7 @@ async def test_a_failed_housekeeping_defers_the_resend_of_uncertain_sends(
         assert len(st.simulator.sent) == 1
 
 
-async def test_a_failure_after_the_housekeeping_transaction_is_no_outage(
+async def test_only_an_unreachable_database_is_an_outage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with DemoStack(tmp_path, bot="echo", statuses=False) as st:
@@ -206,6 +215,11 @@ async def test_a_failure_after_the_housekeeping_transaction_is_no_outage(
             raise RuntimeError("test: a bug in the scheduler's work")
 
         monkeypatch.setattr("aman.runtime.run_due", broken)
+        with pytest.raises(RuntimeError):
+            runtime._housekeeping()
+        assert runtime._outage_since is None
+        # Nor is an error in the transaction that is not the database going away.
+        monkeypatch.setattr(workers, "heartbeat", broken)
         with pytest.raises(RuntimeError):
             runtime._housekeeping()
         assert runtime._outage_since is None

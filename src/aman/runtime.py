@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from aman.accounts.context import AccountsConfig, VaultCache
 from aman.accounts.passwords import Argon2Params
@@ -90,8 +91,10 @@ class Runtime:
     _retention_ran: float = field(init=False, default=0.0)
     # Since when housekeeping has seen the database without a break (None: not yet).
     _healthy_since: float | None = field(init=False, default=None)
-    # Since when webhooks may have been refused (housekeeping failed, or ingest did).
+    # Since when the database has been unreachable (None: it is not, as far as we know).
     _outage_since: float | None = field(init=False, default=None)
+    # After an outage, uncertain sends are held back until then (statuses come late).
+    _hold_until: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -260,8 +263,14 @@ class Runtime:
         """Heartbeat, then move claims of dead processes back to work (idempotent)."""
         s = self.settings
         now = time.time()
-        outage = self._outage_since
         healthy_since = now if self._healthy_since is None else self._healthy_since
+        recovering = self._outage_since is not None
+        if self._outage_since is not None:
+            # Webhooks were refused meanwhile; Meta retries them with a back-off about
+            # as long as the outage: hold resends back that long, for every row that
+            # becomes uncertain in that time too (orphans, outcomes written late).
+            self._hold_until = now + max(s.reconcile_seconds, now - self._outage_since)
+        hold = self._hold_until if now < self._hold_until else None
         try:
             with self.engine.begin() as conn:
                 if not workers.heartbeat(conn, self.worker_id, now):
@@ -278,24 +287,21 @@ class Runtime:
                 )
                 fired = self.timers.fire_due(conn, now) if self._has("scheduler") else 0
                 reclaimed = self._inbox_repo.reap(conn)
-                deferred = 0
-                if outage is not None:
-                    # Status webhooks refused meanwhile come back on Meta's retries, which
-                    # back off about as long as the outage lasted: no resend before then.
-                    until = now + max(s.reconcile_seconds, now - outage)
-                    deferred = self._outbox_repo.defer_reconcile(conn, until)
-                uncertain, resent = self._outbox_repo.reap(conn, now, s.reconcile_seconds)
-        except Exception:
-            # Only this transaction's failure is an outage (no heartbeat, webhooks likely
-            # refused too); a failure in the scheduler's work below is not.
+                uncertain, held, resent = self._outbox_repo.reap(
+                    conn, now, s.reconcile_seconds, hold_until=hold
+                )
+        except (OperationalError, InterfaceError):
+            # The database is unreachable (no heartbeat; webhooks are refused too). Other
+            # errors, here or in the scheduler's work below, are not an outage: counting
+            # them would hold resends back for as long as a bug lasts.
             self._healthy_since = None
-            self._note_outage(now)
+            if self._outage_since is None:
+                self._outage_since = now
             raise
         self._healthy_since = healthy_since
-        if self._outage_since == outage:
-            self._outage_since = None
-        if deferred:
-            log.info("housekeeping: %d uncertain send(s) wait longer after an outage", deferred)
+        self._outage_since = None
+        if recovering:
+            log.info("database back: %d uncertain send(s) held back", held)
         if self._has("scheduler"):
             # Scheduled and recurring broadcasts, then template status / user preference
             # webhooks (a marketing stop becomes an opt-out).
@@ -349,17 +355,10 @@ class Runtime:
         interval = max(0.2, min(2.0, self.settings.worker_stale_seconds / 4))
         while not self._stop.is_set():
             await sleep_or_stop(self._stop, interval)
-            if self.ingestor is not None:
-                self._note_outage(self.ingestor.take_refused_since())
             try:
                 await loop.run_in_executor(None, self._housekeeping)
             except Exception as exc:  # noqa: BLE001 - keep beating through DB outages
                 log.warning("housekeeping failed: %s", type(exc).__name__)
-
-    def _note_outage(self, since: float | None) -> None:
-        """Remember the earliest moment webhooks may have been refused."""
-        if since is not None and (self._outage_since is None or since < self._outage_since):
-            self._outage_since = since
 
     async def stop(self) -> None:
         """Graceful shutdown: stop claiming, finish in-flight work, release our row."""

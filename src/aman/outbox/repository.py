@@ -5,9 +5,9 @@ A row moves todo -> sending -> sent | failed, or back to todo with a later
 worker died is *uncertain*: the request may or may not have reached Meta.  It
 waits ``reconcile_seconds`` for a status webhook carrying its ref in
 ``biz_opaque_callback_data`` (then it is settled as sent without resending);
-only if none arrives is it sent again.  While webhooks could not be stored (a
-database outage, an overloaded receiver) the window is pushed back, since Meta
-delivers the refused statuses only on its retries (``defer_reconcile``).
+only if none arrives is it sent again.  After a database outage, during which the
+receiver refused webhooks, the window is pushed back, since Meta delivers the
+refused statuses only on its retries (``reap``'s ``hold_until``).
 """
 
 from __future__ import annotations
@@ -210,16 +210,24 @@ class OutboxRepository:
         )
         return len(lost)
 
-    def defer_reconcile(self, conn: Connection, until: float) -> int:
-        """Uncertain rows wait at least until ``until`` for their status webhooks."""
-        return int(conn.execute(self._defer, {"until": until}).rowcount)
-
-    def reap(self, conn: Connection, now: float, reconcile_seconds: float) -> tuple[int, int]:
+    def reap(
+        self,
+        conn: Connection,
+        now: float,
+        reconcile_seconds: float,
+        *,
+        hold_until: float | None = None,
+    ) -> tuple[int, int, int]:
         """Orphaned 'sending' rows become uncertain; uncertain rows past deadline are resent.
 
-        Returns (newly uncertain, released for resend).
+        With ``hold_until`` (after an outage) every uncertain row, the orphans just found
+        included, first waits at least until then.  Returns (newly uncertain, held back,
+        released for resend).
         """
         uncertain = conn.execute(self._reap, {"deadline": now + reconcile_seconds}).rowcount
+        held = 0
+        if hold_until is not None:
+            held = conn.execute(self._defer, {"until": hold_until}).rowcount
         resent = conn.execute(self._resend, {"now": now}).rowcount
         resent += conn.execute(self._reap_reads).rowcount
-        return int(uncertain), int(resent)
+        return int(uncertain), int(held), int(resent)

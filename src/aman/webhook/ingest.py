@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, text
 
 from aman.security.blind_index import InvalidIdentifierError
 from aman.security.redact import redact
-from aman.storage.groupcommit import GroupCommitter, Overloaded, StorageUnavailable
+from aman.storage.groupcommit import GroupCommitter
 from aman.storage.models import Inbox, StatusEvent, WebhookEvent
 from aman.storage.sql import insert_ignore
 from aman.storage.vault import Vault
@@ -119,7 +119,6 @@ class Ingestor:
         self._clock = clock
         self._on_inbox = on_inbox
         self._observer = observer
-        self._refused_since: float | None = None
         # Statements are built once, not per request.
         self._ins_inbox = insert_ignore(dialect, Inbox, ["wamid"])
         self._ins_status = insert_ignore(dialect, StatusEvent, ["wamid", "status"])
@@ -138,22 +137,11 @@ class Ingestor:
     async def close(self) -> None:
         await self.committer.close()
 
-    def take_refused_since(self) -> float | None:
-        """When the first webhook was refused since the last call (None: none was)."""
-        since, self._refused_since = self._refused_since, None
-        return since
-
     async def store(self, parsed: ParsedWebhook) -> None:
         """Commit everything in ``parsed``; returns only once it is durable."""
         batch = self.build(parsed)
         if batch.inbox or batch.statuses or batch.events:
-            try:
-                await self.committer.submit(batch)
-            except (Overloaded, StorageUnavailable):
-                # Meta redelivers it later: the sender's reconciliation must wait for it.
-                if self._refused_since is None:
-                    self._refused_since = self._clock()
-                raise
+            await self.committer.submit(batch)
         if self._observer is not None:
             try:
                 # The rows' blind indexes, so the observer need not compute them again.
