@@ -40,13 +40,12 @@ def database_away(monkeypatch: pytest.MonkeyPatch, seconds: float) -> float:
     return back_at
 
 
-async def test_a_status_refused_during_an_outage_still_settles_the_send(
-    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with DemoStack(
+def short_window(tmp_path: Path, db_url: str, *, statuses: bool, **simulator: Any) -> DemoStack:
+    """An echo stack whose uncertain sends are resent after 1 s (0.3 s Graph timeout)."""
+    return DemoStack(
         tmp_path,
         bot="echo",
-        statuses=True,
+        statuses=statuses,
         settings_overrides={
             "database_url": db_url,
             "mark_read": False,
@@ -54,8 +53,23 @@ async def test_a_status_refused_during_an_outage_still_settles_the_send(
             "reconcile_seconds": 1.0,
             "worker_stale_seconds": 1.0,
         },
-        simulator_options={"webhook_retry_delays": (0.5,) * 10},
-    ) as st:
+        simulator_options=simulator or None,
+    )
+
+
+async def uncertain_send(st: DemoStack, user: str, *, meta_takes_it: bool) -> None:
+    """A customer message whose reply times out at the Graph API: the send is uncertain."""
+    st.simulator.set_faults(rate_timeout=1.0, timeout_accepts=meta_takes_it, timeout_hang_s=1.0)
+    assert (await st.phone.send_text(user, "halo")).status == 200
+    await until(lambda: scalar(st, "select state from outbox") == "uncertain", what="uncertain")
+    st.simulator.set_faults(rate_timeout=0.0)
+
+
+async def test_a_status_refused_during_an_outage_still_settles_the_send(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retries = (0.5,) * 10
+    async with short_window(tmp_path, db_url, statuses=True, webhook_retry_delays=retries) as st:
         ingestor = st.runtime.ingestor
         assert ingestor is not None
         real_submit = ingestor.committer.submit
@@ -71,11 +85,7 @@ async def test_a_status_refused_during_an_outage_still_settles_the_send(
             await real_submit(batch)
 
         monkeypatch.setattr(ingestor.committer, "submit", submit)
-        # Meta takes the message, but our request times out: the send is uncertain.
-        st.simulator.set_faults(rate_timeout=1.0, timeout_accepts=True, timeout_hang_s=1.0)
-        assert (await st.phone.send_text("6281234500041", "sudah sampai?")).status == 200
-        await until(lambda: scalar(st, "select state from outbox") == "uncertain", what="uncertain")
-        st.simulator.set_faults(rate_timeout=0.0)
+        await uncertain_send(st, "6281234500041", meta_takes_it=True)
         await until(
             lambda: scalar(st, "select settled_by from outbox") is not None,
             timeout=15,
@@ -174,23 +184,9 @@ def test_stale_heartbeats_are_judged_only_when_asked(tmp_path: Path, db_url: str
 async def test_a_failed_housekeeping_defers_the_resend_of_uncertain_sends(
     tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with DemoStack(
-        tmp_path,
-        bot="echo",
-        statuses=False,
-        settings_overrides={
-            "database_url": db_url,
-            "mark_read": False,
-            "graph_timeout": 0.3,
-            "reconcile_seconds": 1.0,
-            "worker_stale_seconds": 1.0,
-        },
-    ) as st:
+    async with short_window(tmp_path, db_url, statuses=False) as st:
         # The request never reaches "Meta": uncertain, to be resent after a 1 s window.
-        st.simulator.set_faults(rate_timeout=1.0, timeout_accepts=False, timeout_hang_s=1.0)
-        assert (await st.phone.send_text("6281234500061", "halo")).status == 200
-        await until(lambda: scalar(st, "select state from outbox") == "uncertain", what="uncertain")
-        st.simulator.set_faults(rate_timeout=0.0)
+        await uncertain_send(st, "6281234500061", meta_takes_it=False)
         # Housekeeping cannot reach the database for 2.5 s, as while it restarts.
         back_at = database_away(monkeypatch, 2.5)
         await until(lambda: time.time() > back_at + 1.0, timeout=10, what="the outage over")
