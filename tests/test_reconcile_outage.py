@@ -7,6 +7,7 @@ after a PostgreSQL restart.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import OperationalError
 
 from aman.demo import DemoStack
-from aman.outbox.repository import SendOutcome
+from aman.outbox.repository import OutboxRepository, SendOutcome
 from aman.storage import workers
 from aman.storage.db import make_engine
 from aman.storage.groupcommit import StorageUnavailable
@@ -138,6 +139,62 @@ async def test_a_sender_judged_dead_gives_up_the_rows_it_had_claimed(
     assert sorted(m.to for m in st.simulator.sent) == users  # each exactly once
 
 
+async def test_a_sender_that_stalled_past_its_heartbeat_does_not_send_what_it_had_claimed(
+    tmp_path: Path, db_url: str
+) -> None:
+    users = [f"62812345001{i}" for i in range(5, 8)]
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={
+            "database_url": db_url,
+            "mark_read": False,
+            "send_rate": 0.5,
+            "reconcile_seconds": 1.0,
+            "worker_stale_seconds": 1.0,
+        },
+    ) as st:
+        sender = st.runtime.sender
+        assert sender is not None
+        # Which registration of ours each Graph API request left under.
+        sent_as: list[int] = []
+        real_send = sender._graph.send
+
+        async def send(*args: Any) -> Any:
+            sent_as.append(st.runtime.incarnation)
+            return await real_send(*args)
+
+        sender._graph.send = send  # type: ignore[method-assign,assignment]
+        for user in users:
+            assert (await st.phone.send_text(user, f"halo {user}")).status == 200
+        await st.simulator.wait_for_sent(1, 10)
+        await until(
+            lambda: scalar(st, "select count(*) from outbox where state = 'sending'") == 2,
+            what="two claims waiting",
+        )
+        judged_dead = st.runtime.incarnation
+        # The event loop stalls (a blocking call, a long pause).  Meanwhile a peer judges
+        # us dead, reconciles our two claims and, no status coming, releases them to be
+        # sent again; the pace we were waiting for has passed when we wake up.
+        with st.runtime.engine.begin() as conn:
+            conn.execute(text("DELETE FROM workers WHERE id = :id"), {"id": st.runtime.worker_id})
+            peer, now = OutboxRepository(st.runtime.dialect), time.time()
+            assert peer.reap(conn, now, 1.0)[0] == 2  # uncertain
+            assert peer.reap(conn, now + 1.5, 1.0)[2] == 2  # to be sent again
+        time.sleep(2.5)  # blocks the event loop: the stall is the point
+        await until(
+            lambda: scalar(st, "select count(*) from outbox where state = 'sent'") == 3,
+            timeout=20,
+            what="all sent",
+        )
+        await asyncio.sleep(1.5)  # a second copy would come within a reconcile window
+    # Nothing left under the registration that had been judged dead: in production the
+    # peer would have sent those rows again by then.
+    assert sent_as == [judged_dead, judged_dead + 1, judged_dead + 1]
+    assert sorted(m.to for m in st.simulator.sent) == users  # each exactly once
+
+
 async def test_an_uncertain_outcome_written_late_gets_a_whole_window(
     tmp_path: Path, db_url: str
 ) -> None:
@@ -219,4 +276,3 @@ async def test_only_an_unreachable_database_is_an_outage(
         with pytest.raises(RuntimeError):
             runtime._housekeeping()
         assert runtime._outage_since is None
-

@@ -85,6 +85,8 @@ class Runtime:
     # How often our worker row was reaped and registered again (SQLite may hand the
     # same id out again, so the id alone does not tell a new registration apart).
     incarnation: int = field(init=False, default=0)
+    # Our last committed heartbeat: the sender checks it before each Graph API request.
+    liveness: workers.Liveness = field(init=False)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(init=False, default_factory=list)
     _keys_checked: float = field(init=False, default=0.0)
@@ -100,6 +102,7 @@ class Runtime:
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}: choose one of {', '.join(ROLES)}")
         s = self.settings
+        self.liveness = workers.Liveness(s.worker_stale_seconds)
         master = s.master_key_bytes()
         self.dialect = dialect_of(s.database_url)
         pool = 10 if self.dialect == "postgresql" else 5
@@ -122,9 +125,7 @@ class Runtime:
         self.flow_switches = FlowSwitches(self.engine, self.audit)
         switched = SwitchedBot(self.bot, self.flow_switches, s.tenant)
         self.bot = GatedBot(switched, self.monitor, self.vault.contact_index, s.tenant)
-        self.rights = DataRights(
-            self.engine, self.vault, self.audit, erasure_grace=s.erasure_grace
-        )
+        self.rights = DataRights(self.engine, self.vault, self.audit, erasure_grace=s.erasure_grace)
         self.verification = VerificationService(
             self.engine,
             self.vault,
@@ -204,6 +205,7 @@ class Runtime:
                 dialect=self.dialect,
                 worker_id=wid,
                 incarnation=lambda: self.incarnation,
+                liveness=self.liveness,
                 rate=s.send_rate,
                 concurrency=s.sender_concurrency,
                 retry=RetryPolicy(max_attempts=s.max_send_attempts),
@@ -262,7 +264,7 @@ class Runtime:
     def _housekeeping(self) -> None:
         """Heartbeat, then move claims of dead processes back to work (idempotent)."""
         s = self.settings
-        now = time.time()
+        now, began = time.time(), time.monotonic()
         healthy_since = now if self._healthy_since is None else self._healthy_since
         recovering = self._outage_since is not None
         if self._outage_since is not None:
@@ -298,6 +300,7 @@ class Runtime:
             if self._outage_since is None:
                 self._outage_since = now
             raise
+        self.liveness.beaten(began)
         self._healthy_since = healthy_since
         self._outage_since = None
         if recovering:

@@ -31,6 +31,7 @@ from aman.security.blind_index import mask_id
 from aman.storage.groupcommit import GroupCommitter
 from aman.storage.leases import Leases
 from aman.storage.vault import Vault
+from aman.storage.workers import Liveness
 from aman.webhook.ingest import CALLBACK_PREFIX
 
 __all__ = ["LEASE_TTL", "Sender"]
@@ -52,6 +53,7 @@ class Sender:
         worker_id: Callable[[], int],
         rate: float,
         incarnation: Callable[[], int] = lambda: 0,
+        liveness: Liveness | None = None,
         concurrency: int = 64,
         retry: RetryPolicy | None = None,
         poll_seconds: float = 1.0,
@@ -67,6 +69,7 @@ class Sender:
         self._repo = OutboxRepository(dialect)
         self._worker_id = worker_id
         self._incarnation = incarnation
+        self._liveness = liveness
         self._rate = rate
         self._pacers: dict[str, Pacer] = {}
         self._pairs = RecipientBuckets()
@@ -99,6 +102,7 @@ class Sender:
         # Claimed rows whose outcome is not committed yet, with the claim's incarnation.
         self._owned: dict[int, int] = {}
         self._unrecorded: list[SendOutcome] = []
+        self._stalled = False  # warned that sends wait for a fresh heartbeat
 
     def _pacer(self, phone_number_id: str) -> Pacer:
         pacer = self._pacers.get(phone_number_id)
@@ -266,12 +270,23 @@ class Sender:
             log.warning("sender: outcome not recorded (%s); will retry", type(exc).__name__)
             self._unrecorded.append(outcome)
 
-    def _still_ours(self, row: ClaimedSend, epoch: int) -> bool:
+    async def _still_ours(self, row: ClaimedSend, epoch: int) -> bool:
         """False once our worker row was reaped since the claim (we were judged dead).
 
         The claim then belongs to reconciliation, which sends the row again once its
         window has passed: sending it here as well could reach the customer twice.
+        After a stall (or while the database is away) our last heartbeat may be too old
+        to tell: wait for a fresh one, which re-registers us if we had been reaped.
         """
+        if self._liveness is not None and not self._liveness.fresh():
+            if not self._stalled:
+                self._stalled = True
+                log.warning(
+                    "sender: last heartbeat %.1f s ago; sends wait for a fresh one",
+                    self._liveness.age,
+                )
+            await self._liveness.confirmed()
+            self._stalled = False
         if self._incarnation() == epoch:
             return True
         log.warning("sender: outbox row %d given up: claimed before we were judged dead", row.id)
@@ -297,11 +312,11 @@ class Sender:
             # The permit is held from just before the write until the answer is in: the
             # cap then holds on the times Meta sees (every attempt, retries included).
             async with self._pacer(row.phone_number_id).send():
-                if not self._still_ours(row, epoch):
+                if not await self._still_ours(row, epoch):
                     return None
                 result = await self._graph.send(row.phone_number_id, orjson.dumps(body))
         else:  # a read receipt: not a message, outside the messaging throughput limit
-            if not self._still_ours(row, epoch):
+            if not await self._still_ours(row, epoch):
                 return None
             result = await self._graph.send(row.phone_number_id, orjson.dumps(body))
         metrics.SEND_LATENCY.observe(result.latency_ms / 1000.0)

@@ -3,22 +3,68 @@
 Each aman process inserts a ``workers`` row and refreshes ``heartbeat_at``.  A
 worker is dead when its heartbeat is stale, or at once when it ran on this
 host and its pid is gone (a kill -9 followed by a restart recovers without
-waiting for the stale timeout).
+waiting for the stale timeout).  ``Liveness`` keeps a process from acting on its
+claims after a stall long enough for its peers to have judged it dead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 import socket
 import time
+from collections.abc import Callable
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from aman.storage.models import Worker
 
-__all__ = ["HOST", "dead_workers", "deregister", "heartbeat", "register"]
+__all__ = ["HOST", "Liveness", "dead_workers", "deregister", "heartbeat", "register"]
 
 HOST = socket.gethostname()[:128]
+
+
+class Liveness:
+    """When this process last proved to the database that it is alive (a heartbeat).
+
+    Peers judge a worker dead once its heartbeat is ``stale_seconds`` old, and then
+    reconcile and resend what it had claimed.  A process whose event loop stalled that
+    long may wake up and go on with such a claim before its own housekeeping notices.
+    So before an irreversible step (a Graph API request) it awaits ``confirmed()``:
+    at once while the last heartbeat is less than half the stale period old, else after
+    the next one, which tells it (by re-registering) whether it had been reaped.
+    Heartbeats are recorded from the housekeeping thread; waiters poll (rare: a stall
+    or a database outage).
+    """
+
+    def __init__(
+        self,
+        stale_seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        poll_seconds: float = 0.05,
+    ) -> None:
+        self._max_age = stale_seconds / 2
+        self._clock = clock
+        self._poll = poll_seconds
+        self._at = -math.inf
+
+    def beaten(self, at: float) -> None:
+        """A heartbeat begun at ``at`` (this clock) has been committed."""
+        self._at = max(self._at, at)
+
+    @property
+    def age(self) -> float:
+        return self._clock() - self._at
+
+    def fresh(self) -> bool:
+        return self.age < self._max_age
+
+    async def confirmed(self) -> None:
+        """Return once a heartbeat younger than half the stale period is on record."""
+        while not self.fresh():  # noqa: ASYNC110 - beats come from the housekeeping thread
+            await asyncio.sleep(self._poll)
 
 
 def register(conn: Connection, role: str, now: float | None = None) -> int:
