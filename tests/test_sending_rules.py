@@ -339,3 +339,8 @@ def test_graph_result_parsing_is_defensive() -> None:
     for junk in (b"", b"<html>", b"[]", b'{"error": "x"}', b'{"error": {"code": "12"}}'):
         r = _result(502, junk, None, 1.0)
         assert r.error_code is None and classify(r) == "retry"
+    # Values the outbox columns cannot hold would make the outcome unstorable.
+    wild = _result(400, b'{"error":{"code":99999999999,"message":"x"}}', None, 1.0)
+    assert wild.error_code is None and classify(wild) == "failed"
+    long_id = _result(200, b'{"messages":[{"id":"' + b"w" * 257 + b'"}]}', None, 1.0)
+    assert long_id.wamid is None and classify(long_id) == "sent"

@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "aman.monitor.cli",
         "aman.analytics.cli",
         "aman.privacy.cli",
+        "aman.webhook.cli",
     ):
         _register(sub, module)
     return parser

@@ -139,14 +139,15 @@ def _result(status: int, raw: bytes, retry_after: float | None, latency_ms: floa
         messages = data.get("messages")
         if isinstance(messages, list) and messages and isinstance(messages[0], dict):
             mid = messages[0].get("id")
-            wamid = mid if isinstance(mid, str) else None
+            wamid = mid if isinstance(mid, str) and len(mid) <= 256 else None
         return GraphResult(status, wamid=wamid, latency_ms=latency_ms)
     error = data.get("error") if isinstance(data.get("error"), dict) else {}
     code = error.get("code") if isinstance(error, dict) else None
     title = error.get("message") if isinstance(error, dict) else None
     return GraphResult(
         status,
-        error_code=code if isinstance(code, int) else None,
+        # The column is 32-bit: a wilder code would make the outcome unstorable.
+        error_code=code if isinstance(code, int) and -(2**31) <= code < 2**31 else None,
         error_title=str(title)[:200] if title else None,
         retry_after=retry_after,
         latency_ms=latency_ms,

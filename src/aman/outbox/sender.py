@@ -28,7 +28,7 @@ from aman.outbox.ratelimit import Pacer, RecipientBuckets
 from aman.outbox.repository import ClaimedSend, OutboxRepository, SendOutcome
 from aman.outbox.retry import RetryPolicy
 from aman.security.blind_index import mask_id
-from aman.storage.groupcommit import GroupCommitter
+from aman.storage.groupcommit import GroupCommitter, Unstorable
 from aman.storage.leases import Leases
 from aman.storage.vault import Vault
 from aman.storage.workers import Liveness
@@ -266,6 +266,11 @@ class Sender:
             return
         try:
             await self._results.submit(outcome)
+        except Unstorable as exc:
+            # It would fail every claim it was retried with.  The row stays 'sending'
+            # and untracked: the next lease pass reconciles it (statuses, else a resend).
+            log.error("sender: outcome of outbox row %d refused (%s); reconciled", row.id, exc)
+            self._owned.pop(row.id, None)
         except Exception as exc:  # noqa: BLE001 - kept and written again later
             log.warning("sender: outcome not recorded (%s); will retry", type(exc).__name__)
             self._unrecorded.append(outcome)

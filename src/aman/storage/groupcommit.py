@@ -5,6 +5,10 @@ drains everything queued while the previous transaction ran and writes it in
 one transaction on a dedicated thread.  Throughput therefore does not hinge on
 one fsync per request, while every caller still only returns after *its* rows
 are durably committed.  A bounded queue gives back-pressure (``Overloaded``).
+When a shared transaction fails, each item is written alone.  An item whose own
+values the database refuses (a constraint, a value out of range) is ``Unstorable``:
+it will fail however often it is retried.  Anything else (the database away, a
+missing table, a bug) is ``StorageUnavailable``: try again later.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DataError, IntegrityError
 
-__all__ = ["GroupCommitter", "Overloaded", "StorageUnavailable"]
+__all__ = ["GroupCommitter", "Overloaded", "StorageUnavailable", "Unstorable", "item_failure"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -29,6 +34,21 @@ class Overloaded(Exception):
 
 class StorageUnavailable(Exception):
     """The database could not commit the write (down, locked, disk full)."""
+
+
+class Unstorable(Exception):
+    """The database is there but refuses this item itself: retrying will not help."""
+
+
+def item_failure(exc: Exception) -> Exception:
+    """What a write of one item alone failing with ``exc`` means for its caller.
+
+    Only errors about the item's own values are ``Unstorable``; a schema or code
+    problem would refuse every item alike, and a retry after the fix must store them.
+    """
+    if isinstance(exc, IntegrityError | DataError) and not exc.connection_invalidated:
+        return Unstorable(type(exc).__name__)
+    return StorageUnavailable(type(exc).__name__)
 
 
 class GroupCommitter(Generic[T]):
@@ -112,7 +132,7 @@ class GroupCommitter(Generic[T]):
                 await loop.run_in_executor(self._executor, self._commit, [item])
             except Exception as exc:  # noqa: BLE001 - reported to the caller
                 if not fut.done():
-                    fut.set_exception(StorageUnavailable(type(exc).__name__))
+                    fut.set_exception(item_failure(exc))
             else:
                 done.append(item)
                 if not fut.done():

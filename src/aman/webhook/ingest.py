@@ -6,6 +6,11 @@ deduplicated by wamid, statuses by (wamid, status) and other fields by a content
 key, all with ``ON CONFLICT DO NOTHING``, so Meta's redeliveries are harmless.
 Statuses are applied to the outbox in the same transaction with a rank guard,
 so a status never moves backwards whatever order they arrive in.
+
+A signed body the database refuses for itself (``Unstorable``: it would fail on
+every one of Meta's retries, for days) is kept aside instead, sealed, as a
+``webhook_events`` row of field ``UNSTORED``, and acknowledged; ``aman webhooks
+replay`` stores it once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -18,21 +23,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, delete, select, text
 
 from aman.security.blind_index import InvalidIdentifierError
 from aman.security.redact import redact
-from aman.storage.groupcommit import GroupCommitter
+from aman.storage.groupcommit import GroupCommitter, StorageUnavailable, Unstorable, item_failure
 from aman.storage.models import Inbox, StatusEvent, WebhookEvent
 from aman.storage.sql import insert_ignore
 from aman.storage.vault import Vault
-from aman.webhook.parser import STATUS_RANK, WebhookShapeError, replaces_below
+from aman.webhook.parser import (
+    STATUS_RANK,
+    WebhookShapeError,
+    parse_webhook_bytes,
+    replaces_below,
+)
 from aman.webhook.types import InboundMessage, ParsedWebhook, StatusUpdate
 
-__all__ = ["CALLBACK_PREFIX", "IngestBatch", "Ingestor", "Observer"]
+__all__ = ["CALLBACK_PREFIX", "UNSTORED", "IngestBatch", "Ingestor", "Observer", "Replay"]
 
 log = logging.getLogger(__name__)
 CALLBACK_PREFIX = "aman:"
+# The webhook_events field of bodies kept aside (not a Meta field name).
+UNSTORED = "aman_unstored"
 # Sees each stored webhook after its commit: (parsed, contact_ix of each message, now).
 Observer = Callable[[ParsedWebhook, Sequence[str], float], None]
 
@@ -90,6 +102,14 @@ def _int32(code: int) -> int | None:
 
 
 @dataclass(slots=True)
+class Replay:
+    """What ``Ingestor.replay_unstored`` did: stored now, refused again (and why)."""
+
+    stored: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class IngestBatch:
     """The rows one webhook body produces."""
 
@@ -137,11 +157,27 @@ class Ingestor:
     async def close(self) -> None:
         await self.committer.close()
 
-    async def store(self, parsed: ParsedWebhook) -> None:
-        """Commit everything in ``parsed``; returns only once it is durable."""
+    async def store(self, parsed: ParsedWebhook, body: bytes | None = None) -> bool:
+        """Commit everything in ``parsed``; returns only once it is durable.
+
+        False when the database refused the rows themselves and ``body`` (the raw
+        webhook) was kept aside instead; without ``body`` that raises ``Unstorable``.
+        """
         batch = self.build(parsed)
         if batch.inbox or batch.statuses or batch.events:
-            await self.committer.submit(batch)
+            try:
+                await self.committer.submit(batch)
+            except Unstorable as exc:
+                if body is None:
+                    raise
+                await self.committer.submit(self.unstored_batch(body, str(exc)))
+                log.error(
+                    "webhook %s kept aside: the database refused its rows (%s); "
+                    "run `aman webhooks replay` once the cause is fixed",
+                    hashlib.sha256(body).hexdigest()[:16],
+                    exc,
+                )
+                return False
         if self._observer is not None:
             try:
                 # The rows' blind indexes, so the observer need not compute them again.
@@ -149,6 +185,60 @@ class Ingestor:
                 self._observer(parsed, contacts, self._clock())
             except Exception:
                 log.exception("webhook observer failed")
+        return True
+
+    def unstored_batch(self, body: bytes, reason: str) -> IngestBatch:
+        """A body kept aside: one sealed row, deduplicated by the body's digest."""
+        key = "unstored:" + hashlib.sha256(body).hexdigest()
+        payload = {"body": body.decode("utf-8", "replace"), "reason": reason[:200]}
+        row = {
+            "tenant": self._tenant,
+            "field": UNSTORED,
+            "entry_id": "",
+            "phone_number_id": "",
+            "event_key": key,
+            "payload_enc": self._vault.seal_json("webhook_events", "payload", key, payload),
+            "received_at": self._clock(),
+            "processed": False,
+        }
+        return IngestBatch(events=[row])
+
+    def replay_unstored(self, engine: Engine) -> Replay:
+        """Store each body kept aside, and drop its row in the same transaction.
+
+        A body refused again stays kept aside (counted by reason); a database that
+        cannot be reached stops the replay with ``StorageUnavailable``.
+        """
+        report = Replay()
+        with engine.connect() as conn:
+            kept = conn.execute(
+                select(WebhookEvent.id, WebhookEvent.event_key, WebhookEvent.payload_enc)
+                .where(WebhookEvent.tenant == self._tenant, WebhookEvent.field == UNSTORED)
+                .order_by(WebhookEvent.id)
+            ).all()
+        for row in kept:
+            payload = self._vault.open_json(
+                "webhook_events", "payload", row.event_key, row.payload_enc
+            )
+            try:
+                batch = self.build(parse_webhook_bytes(str(payload["body"]).encode()))
+                with engine.begin() as conn:
+                    self._write(conn, [batch])
+                    conn.execute(delete(WebhookEvent).where(WebhookEvent.id == row.id))
+            except WebhookShapeError:
+                report.refused["bad shape"] = report.refused.get("bad shape", 0) + 1
+                continue
+            except Exception as exc:  # sorted into an outage or a refusal
+                failure = item_failure(exc)
+                if isinstance(failure, StorageUnavailable):
+                    raise failure from exc
+                reason = str(failure)
+                report.refused[reason] = report.refused.get(reason, 0) + 1
+                continue
+            report.stored += 1
+        if report.stored and self._on_inbox is not None:
+            self._on_inbox()
+        return report
 
     # -- row building (event loop, cheap) -----------------------------------
     def build(self, parsed: ParsedWebhook) -> IngestBatch:

@@ -3,7 +3,8 @@
 GET answers Meta's subscription challenge.  POST reads at most ``max_body``
 bytes (413 beyond), verifies ``X-Hub-Signature-256`` before parsing (401, nothing
 stored), parses (400 on a bad shape) and answers 200 only after the durable
-write.  When storage is overloaded or down it answers 503 so Meta retries.
+write.  When storage is overloaded or down it answers 503 so Meta retries; a body
+the database refuses for itself is kept aside (``aman webhooks replay``) and acked.
 This is the hot path: no framework routing, no per-request set-up.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from aman import metrics
-from aman.storage.groupcommit import Overloaded, StorageUnavailable
+from aman.storage.groupcommit import Overloaded, StorageUnavailable, Unstorable
 from aman.webhook.ingest import Ingestor
 from aman.webhook.parser import WebhookShapeError, parse_webhook_bytes
 from aman.webhook.signature import verify_signature
@@ -155,7 +156,7 @@ class WebhookApp:
             await _respond(send, 400, f"bad webhook body: {exc}"[:300].encode())
             return
         try:
-            await self._ingestor.store(parsed)
+            stored = await self._ingestor.store(parsed, body)
         except WebhookShapeError as exc:
             metrics.WEBHOOK_RESULTS.labels("bad_shape").inc()
             await _respond(send, 400, f"bad webhook body: {exc}"[:300].encode())
@@ -164,10 +165,14 @@ class WebhookApp:
             metrics.WEBHOOK_RESULTS.labels("overloaded").inc()
             await _respond(send, 503, b"busy, retry later", [(b"retry-after", b"1")])
             return
-        except StorageUnavailable:
+        except (StorageUnavailable, Unstorable):  # Unstorable: not even kept aside
             metrics.WEBHOOK_RESULTS.labels("storage_down").inc()
             log.warning("webhook not stored: storage unavailable")
             await _respond(send, 503, b"storage unavailable, retry later", [(b"retry-after", b"5")])
+            return
+        if not stored:  # kept aside for `aman webhooks replay`: Meta need not retry it
+            metrics.WEBHOOK_RESULTS.labels("kept_aside").inc()
+            await _respond(send, 200, b"OK")
             return
         metrics.WEBHOOK_RESULTS.labels("stored").inc()
         metrics.WEBHOOK_ITEMS.inc(len(parsed.messages) + len(parsed.statuses) + len(parsed.events))
