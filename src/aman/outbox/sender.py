@@ -194,25 +194,31 @@ class Sender:
             # Outcomes whose write failed (database restart): the updates are idempotent.
             with self._engine.begin() as conn:
                 self._record(conn, unrecorded)
-        if now >= self._leases_due or self._new_numbers():
-            self._renew_leases(now, owned)
-        numbers = [n for n, until in self._leased.items() if until > now + 1.0]
         epoch = self._incarnation()
-        with self._engine.begin() as conn:
-            claimed = self._repo.claim(conn, self._worker_id(), limit, now, numbers)
+        try:
+            # One transaction per claim: new business numbers, our leases when due, rows.
+            with self._engine.begin() as conn:
+                if self._new_numbers(conn) or now >= self._leases_due:
+                    self._renew_leases(conn, now, owned)
+                numbers = [n for n, until in self._leased.items() if until > now + 1.0]
+                claimed = self._repo.claim(conn, self._worker_id(), limit, now, numbers)
+        except Exception:
+            # Leases taken in a transaction that did not commit are not ours: renew first.
+            self._leased.clear()
+            self._leases_due = 0.0
+            raise
         # Keys of rows sealed by other processes are loaded here, off the event loop.
         self._vault.load_keys_for(c.body_enc for c in claimed)
         return claimed, epoch
 
-    def _new_numbers(self) -> bool:
+    def _new_numbers(self, conn: Connection) -> bool:
         """Look at outbox rows added since the last look for business numbers not seen yet."""
-        with self._engine.connect() as conn:
-            found, self._watermark = self._repo.discover(conn, self._watermark)
+        found, self._watermark = self._repo.discover(conn, self._watermark)
         new = found - self._numbers
         self._numbers |= found
         return bool(new)
 
-    def _renew_leases(self, now: float, owned: frozenset[int]) -> None:
+    def _renew_leases(self, conn: Connection, now: float, owned: frozenset[int]) -> None:
         """Exactly one active sender per business number: take or renew its lease.
 
         Also sweep our own 'sending' rows that we no longer track (a claim whose commit
@@ -220,17 +226,16 @@ class Sender:
         """
         self._leases_due = now + LEASE_TTL / 3
         worker = self._worker_id()
-        with self._engine.begin() as conn:
-            swept = self._repo.sweep_untracked(conn, worker, owned, now + self._reconcile)
-            if swept:
-                log.warning("sender: %d untracked claim(s) marked uncertain", swept)
-            for number in sorted(self._numbers):
-                if self._lease.acquire(conn, f"sender:{number}", worker, LEASE_TTL, now):
-                    if number not in self._leased:
-                        log.info("sender: now sending for business number %s", mask_id(number))
-                    self._leased[number] = now + LEASE_TTL
-                else:
-                    self._leased.pop(number, None)
+        swept = self._repo.sweep_untracked(conn, worker, owned, now + self._reconcile)
+        if swept:
+            log.warning("sender: %d untracked claim(s) marked uncertain", swept)
+        for number in sorted(self._numbers):
+            if self._lease.acquire(conn, f"sender:{number}", worker, LEASE_TTL, now):
+                if number not in self._leased:
+                    log.info("sender: now sending for business number %s", mask_id(number))
+                self._leased[number] = now + LEASE_TTL
+            else:
+                self._leased.pop(number, None)
 
     def _release_leases(self) -> None:
         worker = self._worker_id()
