@@ -144,18 +144,17 @@ def setup(db_url: str, master: str, n: int, work: Path) -> tuple[int, float]:
     return cid, import_s
 
 
-def outbox_states(db_url: str) -> dict[str, int]:
-    from sqlalchemy import text
+def outbox_states(db_path: Path) -> dict[str, int]:
+    """Outbox rows by state, through a read-only WAL reader (aman's engine would take the
+    write lock for it, and wait behind the processes measured)."""
+    import sqlite3
 
-    from aman.storage.db import make_engine
-
-    engine = make_engine(db_url)
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(text("select state, count(*) from outbox group by state")).all()
+        rows = conn.execute("select state, count(*) from outbox group by state").fetchall()
         return {r[0]: int(r[1]) for r in rows}
     finally:
-        engine.dispose()
+        conn.close()
 
 
 def backlog(db_path: Path) -> int:
@@ -383,14 +382,14 @@ def _drive(
                 procs.start()
                 restart = time.monotonic() - t_start
             if accepted >= n:
-                states = outbox_states(db_url)
+                states = outbox_states(work / "aman.db")
                 if not any(states.get(s) for s in ("todo", "sending", "uncertain")):
                     break
             if now > args.timeout:
                 raise RuntimeError(f"timed out with {accepted:,} of {n:,} sent")
         # Anything resent after reconciliation would arrive now: wait past its deadline.
         time.sleep(args.settle or args.reconcile + 5.0)
-        final_states = outbox_states(db_url)
+        final_states = outbox_states(work / "aman.db")
     finally:
         procs.stop()
     stats = http_json(f"{sim_url}/_sim/stats")

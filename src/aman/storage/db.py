@@ -7,8 +7,10 @@ and a busy timeout so several processes can share one file.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -17,6 +19,9 @@ from sqlalchemy.engine import URL, make_url
 __all__ = ["Dialect", "dialect_of", "make_engine", "make_reader", "normalize_url"]
 
 Dialect = str  # "sqlite" | "postgresql"
+log = logging.getLogger(__name__)
+# A SQLite write transaction longer than this stalls every other writer: say so.
+SLOW_WRITE_SECONDS = 2.0
 
 
 def normalize_url(url: str) -> URL:
@@ -64,11 +69,26 @@ class _WriterLock:
     def acquire(self) -> None:
         self._lock.acquire()
         self._held.count = getattr(self._held, "count", 0) + 1
+        if self._held.count == 1:
+            self._held.since = time.monotonic()
+
+    def began(self) -> None:
+        """SQLite granted the write lock (BEGIN IMMEDIATE returned): hold time starts."""
+        if self._held.count == 1:
+            self._held.since = time.monotonic()
 
     def release(self) -> None:
         count = getattr(self._held, "count", 0)
         if count > 0:  # rollbacks also happen without a BEGIN (pool reset)
             self._held.count = count - 1
+            if count == 1:
+                held = time.monotonic() - self._held.since
+                if held > SLOW_WRITE_SECONDS:
+                    log.warning(
+                        "a SQLite transaction on thread %s held the write lock for %.1f s",
+                        threading.current_thread().name,
+                        held,
+                    )
             self._lock.release()
 
 
@@ -86,11 +106,16 @@ def _install_writer_lock(engine: Engine, lock: _WriterLock) -> None:
     def begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock at BEGIN: no deadlock-prone lock upgrades.
         lock.acquire()
+        began = time.monotonic()
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             lock.release()
             raise
+        lock.began()
+        waited = time.monotonic() - began
+        if waited > SLOW_WRITE_SECONDS:  # SQLite's busy handler: another process wrote
+            log.warning("waited %.1f s for another process's SQLite write lock", waited)
 
     dialect = engine.dialect
     commit, rollback = dialect.do_commit, dialect.do_rollback
