@@ -462,6 +462,10 @@ def analyse(
         "max_in_any_1s_window": peak,
         "max_window_starts_after_first_send_s": round(peak_at - times[0], 2) if times else None,
         "average_rate_per_stretch": [round(a, 2) for a in averages],
+        # Where the sends stopped for over a second: (seconds after the first send, length).
+        "pauses_s": [
+            (round(times[i - 1] - times[0], 1), round(times[i] - times[i - 1], 1)) for i in gaps
+        ],
         "average_rate_overall": round(overall, 2),
         "steady_rate_per_stretch": [round(a, 2) for a in steady],
         "average_within_2pct": all(abs(a - rate) / rate <= 0.02 for a in averages),
