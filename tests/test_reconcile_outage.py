@@ -58,6 +58,23 @@ def short_window(tmp_path: Path, db_url: str, *, statuses: bool, **simulator: An
     )
 
 
+def paced_stack(tmp_path: Path, db_url: str) -> DemoStack:
+    """An echo stack that sends one reply per 2 s (claims wait for the pace), with 1 s
+    stale and reconcile periods."""
+    return DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={
+            "database_url": db_url,
+            "mark_read": False,
+            "send_rate": 0.5,
+            "reconcile_seconds": 1.0,
+            "worker_stale_seconds": 1.0,
+        },
+    )
+
+
 async def uncertain_send(st: DemoStack, user: str, *, meta_takes_it: bool) -> None:
     """A customer message whose reply times out at the Graph API: the send is uncertain."""
     st.simulator.set_faults(rate_timeout=1.0, timeout_accepts=meta_takes_it, timeout_hang_s=1.0)
@@ -102,18 +119,7 @@ async def test_a_sender_judged_dead_gives_up_the_rows_it_had_claimed(
     tmp_path: Path, db_url: str
 ) -> None:
     users = [f"62812345000{i}" for i in range(5, 8)]
-    async with DemoStack(
-        tmp_path,
-        bot="echo",
-        statuses=False,
-        settings_overrides={
-            "database_url": db_url,
-            "mark_read": False,
-            "send_rate": 0.5,
-            "reconcile_seconds": 1.0,
-            "worker_stale_seconds": 1.0,
-        },
-    ) as st:
+    async with paced_stack(tmp_path, db_url) as st:
         for user in users:
             assert (await st.phone.send_text(user, f"halo {user}")).status == 200
         # One goes out at once; the sender holds the other two back for the pace (1 per 2 s).
@@ -143,18 +149,7 @@ async def test_a_sender_that_stalled_past_its_heartbeat_does_not_send_what_it_ha
     tmp_path: Path, db_url: str
 ) -> None:
     users = [f"62812345001{i}" for i in range(5, 8)]
-    async with DemoStack(
-        tmp_path,
-        bot="echo",
-        statuses=False,
-        settings_overrides={
-            "database_url": db_url,
-            "mark_read": False,
-            "send_rate": 0.5,
-            "reconcile_seconds": 1.0,
-            "worker_stale_seconds": 1.0,
-        },
-    ) as st:
+    async with paced_stack(tmp_path, db_url) as st:
         sender = st.runtime.sender
         assert sender is not None
         # Which registration of ours each Graph API request left under.

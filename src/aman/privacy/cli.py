@@ -16,25 +16,14 @@ __all__ = ["register"]
 
 
 def _open() -> tuple[DataRights, Engine, Settings]:
-    from pathlib import Path
-
-    from aman.audit.service import AuditService
-    from aman.config import Settings
     from aman.privacy.rights import DataRights
-    from aman.storage.db import make_engine
-    from aman.storage.migrate import upgrade
-    from aman.storage.vault import Vault, open_keystore
+    from aman.store import open_store
 
-    settings = Settings.from_env()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    vault = Vault.open_or_create(
-        engine, settings.tenant, settings.master_key_bytes(), open_keystore(settings.keystore_url)
+    store = open_store()
+    rights = DataRights(
+        store.engine, store.vault, store.audit, erasure_grace=store.settings.erasure_grace
     )
-    witness = settings.audit_witness
-    audit = AuditService(vault.master_key, witness=Path(witness) if witness else None)
-    rights = DataRights(engine, vault, audit, erasure_grace=settings.erasure_grace)
-    return rights, engine, settings
+    return rights, store.engine, store.settings
 
 
 def _contact(rights: DataRights, args: argparse.Namespace) -> str:

@@ -8,35 +8,25 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from aman.audit.service import AuditService
     from aman.storage.vault import Vault
 
 __all__ = ["register"]
 
 
-def _open() -> tuple[Vault, Engine, str]:
-    from aman.config import Settings
-    from aman.storage.db import make_engine
-    from aman.storage.migrate import upgrade
-    from aman.storage.vault import Vault, open_keystore
+def _open() -> tuple[Vault, Engine, AuditService]:
+    from aman.store import open_store
 
-    settings = Settings.from_env()
-    master = settings.master_key_bytes()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    keystore = open_keystore(settings.keystore_url)
-    vault = Vault.open_or_create(engine, settings.tenant, master, keystore)
-    return vault, engine, settings.audit_witness
+    store = open_store()
+    return store.vault, store.engine, store.audit
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from rich.progress import Progress
 
-    from aman.audit.service import AuditService
     from aman.storage.rotation import count_stale, rewrap_all
 
-    vault, engine, witness = _open()
+    vault, engine, audit = _open()
     try:
         if args.resume:
             key_id = vault.keyring.active_key_id
@@ -44,7 +34,6 @@ def _rotate(args: argparse.Namespace) -> int:
         else:
             old = vault.keyring.active_key_id
             key_id = vault.rotate(engine)
-            audit = AuditService(vault.master_key, witness=Path(witness) if witness else None)
             audit.record(
                 engine,
                 tenant=vault.tenant,

@@ -4,30 +4,8 @@ database refused for themselves, listed without their content and stored again."
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from aman.config import Settings
-    from aman.storage.vault import Vault
 
 __all__ = ["register"]
-
-
-def _open() -> tuple[Settings, Vault, Engine]:
-    from aman.config import Settings
-    from aman.storage.db import make_engine
-    from aman.storage.migrate import upgrade
-    from aman.storage.vault import Vault, open_keystore
-
-    settings = Settings.from_env()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    vault = Vault.open_or_create(
-        engine, settings.tenant, settings.master_key_bytes(), open_keystore(settings.keystore_url)
-    )
-    return settings, vault, engine
 
 
 def _kept_aside(args: argparse.Namespace) -> int:
@@ -36,9 +14,11 @@ def _kept_aside(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from aman.storage.models import WebhookEvent
+    from aman.store import open_store
     from aman.webhook.ingest import UNSTORED
 
-    _, vault, engine = _open()
+    store = open_store()
+    vault, engine = store.vault, store.engine
     try:
         with engine.connect() as conn:
             rows = conn.execute(
@@ -63,20 +43,17 @@ def _kept_aside(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from aman.audit.service import AuditService
+    from aman.store import open_store
     from aman.webhook.ingest import Ingestor
 
-    settings, vault, engine = _open()
+    store = open_store()
     try:
-        ingestor = Ingestor(engine, vault, dialect=engine.dialect.name)
-        report = ingestor.replay_unstored(engine)
+        ingestor = Ingestor(store.engine, store.vault, dialect=store.engine.dialect.name)
+        report = ingestor.replay_unstored(store.engine)
         if report.stored:
-            witness = Path(settings.audit_witness) if settings.audit_witness else None
-            AuditService(vault.master_key, witness=witness).record(
-                engine,
-                tenant=vault.tenant,
+            store.audit.record(
+                store.engine,
+                tenant=store.vault.tenant,
                 actor="cli:webhooks",
                 action="webhooks_replayed",
                 target="webhook_events:kept_aside",
@@ -86,7 +63,7 @@ def _replay(args: argparse.Namespace) -> int:
         print(f"stored {report.stored}; still kept aside: {refused or 'none'}")
         return 1 if report.refused else 0
     finally:
-        engine.dispose()
+        store.engine.dispose()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
