@@ -54,6 +54,9 @@ class InboxRepository:
     def __init__(self, dialect: str) -> None:
         lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
         self._claim: TextClause = text(_CLAIM.format(lock=lock))
+        self._waiting = text(
+            "SELECT 1 FROM inbox WHERE status = 'todo' AND not_before <= :now LIMIT 1"
+        )
         self._done = text(
             "UPDATE inbox SET status = 'done', done_at = :now, worker_id = NULL, "
             "last_error = NULL, payload_enc = COALESCE(:payload, payload_enc) "
@@ -70,6 +73,11 @@ class InboxRepository:
         self._reap = text(
             "UPDATE inbox SET status = 'todo' WHERE status = 'doing' AND worker_id IS NULL"
         )
+
+    def any_waiting(self, conn: Connection, now: float) -> bool:
+        """Whether messages due by ``now`` are still 'todo' (claimable, or waiting behind
+        an earlier message of their conversation)."""
+        return conn.execute(self._waiting, {"now": now}).first() is not None
 
     def claim(self, conn: Connection, worker: int, limit: int, now: float) -> list[ClaimedMessage]:
         rows = conn.execute(self._claim, {"worker": worker, "limit": limit, "now": now}).all()

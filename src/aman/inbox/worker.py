@@ -85,6 +85,9 @@ class InboxWorker:
         self.wake = asyncio.Event()
         self.processed = 0
         self._dirty = False  # a batch failed after claiming: release our claims first
+        # The last claim left due messages behind (more than a batch, or the next ones
+        # of a conversation in work): claim again at once instead of waiting.
+        self.waiting = True
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -97,10 +100,12 @@ class InboxWorker:
                 handled = 0
                 await sleep_or_stop(stop, min(self._poll, 1.0))
                 continue
-            if handled:
-                if self._on_outbox is not None:
-                    self._on_outbox()
+            if handled and self._on_outbox is not None:
+                self._on_outbox()
+            if handled and self.waiting:
                 continue
+            # Nothing was left to claim (new messages set ``wake``; messages of a
+            # retry delay come with the poll).
             await wait_any(stop, self.wake, self._poll)
 
     def close(self) -> None:
@@ -125,6 +130,7 @@ class InboxWorker:
         with self._engine.begin() as conn:
             claimed = self._inbox.claim(conn, worker, self._batch, now)
             loaded = self._load(conn, claimed) if claimed else None
+            self.waiting = bool(claimed) and self._inbox.any_waiting(conn, now)
         if loaded is None:
             self._dirty = False
             return 0

@@ -76,6 +76,10 @@ class OutboxRepository:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+        self._waiting: TextClause = text(
+            "SELECT 1 FROM outbox WHERE state = 'todo' AND next_attempt_at <= :now "
+            "AND phone_number_id IN :numbers LIMIT 1"
+        ).bindparams(bindparam("numbers", expanding=True))
         self._claim: TextClause = text(_CLAIM.format(lock=lock)).bindparams(
             bindparam("numbers", expanding=True)
         )
@@ -141,6 +145,14 @@ class OutboxRepository:
         """Business numbers with outbox rows newer than ``after_id``, and the newest id."""
         rows = conn.execute(self._discover, {"after": after_id}).all()
         return {r[0] for r in rows}, max((int(r[1]) for r in rows), default=after_id)
+
+    def any_waiting(self, conn: Connection, now: float, numbers: Sequence[str]) -> bool:
+        """Whether ready rows of ``numbers`` are still 'todo' (claimable, or held back
+        behind an earlier message to the same recipient)."""
+        if not numbers:
+            return False
+        params = {"now": now, "numbers": list(numbers)}
+        return conn.execute(self._waiting, params).first() is not None
 
     def claim(
         self, conn: Connection, worker: int, limit: int, now: float, numbers: Sequence[str]

@@ -103,6 +103,9 @@ class Sender:
         self._owned: dict[int, int] = {}
         self._unrecorded: list[SendOutcome] = []
         self._stalled = False  # warned that sends wait for a fresh heartbeat
+        # The last claim left ready rows behind (more to claim, or rows held back behind
+        # an earlier message to the same recipient): claim again without waiting.
+        self._waiting = True
 
     def _pacer(self, phone_number_id: str) -> Pacer:
         pacer = self._pacers.get(phone_number_id)
@@ -129,8 +132,10 @@ class Sender:
             return  # nothing finished: waking the loop here made an idle sender spin
         for o in outcomes:
             self._owned.pop(o.outbox_id, None)
-        # A finished row may unblock the next message to the same recipient.
-        self.wake.set()
+        # A finished row may unblock the next message to the same recipient, if the
+        # last claim left any row waiting (new rows wake us through on_outbox).
+        if self._waiting:
+            self.wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
@@ -166,7 +171,9 @@ class Sender:
                     task = asyncio.create_task(self._deliver(row, epoch))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
-                if not claimed:
+                if not claimed or not self._waiting:
+                    # Nothing left to claim: a claim now would find nothing.  New rows,
+                    # resends and finished rows that unblock others set ``wake``.
                     await wait_any(stop, self.wake, self._poll)
         finally:
             await self.drain()
@@ -202,6 +209,7 @@ class Sender:
                     self._renew_leases(conn, now, owned)
                 numbers = [n for n, until in self._leased.items() if until > now + 1.0]
                 claimed = self._repo.claim(conn, self._worker_id(), limit, now, numbers)
+                self._waiting = self._repo.any_waiting(conn, now, numbers)
         except Exception:
             # Leases taken in a transaction that did not commit are not ours: renew first.
             self._leased.clear()
