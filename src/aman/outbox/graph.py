@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 
+from aman.storage.sql import int32
+
 __all__ = ["TRANSIENT_CODES", "Decision", "GraphClient", "GraphResult", "classify"]
 
 # Retry with back-off: throughput / pair rate / app or account rate limits / transient.
@@ -147,7 +149,7 @@ def _result(status: int, raw: bytes, retry_after: float | None, latency_ms: floa
     return GraphResult(
         status,
         # The column is 32-bit: a wilder code would make the outcome unstorable.
-        error_code=code if isinstance(code, int) and -(2**31) <= code < 2**31 else None,
+        error_code=int32(code),
         error_title=str(title)[:200] if title else None,
         retry_after=retry_after,
         latency_ms=latency_ms,

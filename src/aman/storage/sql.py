@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["insert_ignore", "upsert"]
+__all__ = ["insert_ignore", "int32", "upsert"]
 
 
 def insert_ignore(dialect: str, model: Any, conflict: Sequence[str]) -> Any:
@@ -23,3 +23,10 @@ def upsert(dialect: str, model: Any, conflict: Sequence[str], update: Sequence[s
     return stmt.on_conflict_do_update(
         index_elements=list(conflict), set_={c: stmt.excluded[c] for c in update}
     )
+
+
+def int32(value: object) -> int | None:
+    """``value`` if it is an int an INTEGER column holds (32 bits), else None."""
+    if isinstance(value, int) and -(2**31) <= value < 2**31:
+        return value
+    return None

@@ -4,6 +4,7 @@ database refused for themselves, listed without their content and stored again."
 from __future__ import annotations
 
 import argparse
+import hashlib
 
 __all__ = ["register"]
 
@@ -11,34 +12,20 @@ __all__ = ["register"]
 def _kept_aside(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from sqlalchemy import select
-
-    from aman.storage.models import WebhookEvent
     from aman.store import open_store
-    from aman.webhook.ingest import UNSTORED
+    from aman.webhook.ingest import Ingestor
 
     store = open_store()
-    vault, engine = store.vault, store.engine
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    WebhookEvent.id,
-                    WebhookEvent.event_key,
-                    WebhookEvent.payload_enc,
-                    WebhookEvent.received_at,
-                )
-                .where(WebhookEvent.tenant == vault.tenant, WebhookEvent.field == UNSTORED)
-                .order_by(WebhookEvent.id)
-            ).all()
-        for r in rows:
-            payload = vault.open_json("webhook_events", "payload", r.event_key, r.payload_enc)
-            when = dt.datetime.fromtimestamp(r.received_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-            digest = r.event_key.removeprefix("unstored:")[:16]
-            print(f"{r.id}\t{when} UTC\tsha256 {digest}\t{payload.get('reason', '')}")
-        print(f"{len(rows)} webhook body(ies) kept aside")
+        ingestor = Ingestor(store.engine, store.vault, dialect=store.engine.dialect.name)
+        kept = ingestor.kept_aside(store.engine)
+        for row_id, received_at, payload in kept:
+            when = dt.datetime.fromtimestamp(received_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            digest = hashlib.sha256(str(payload["body"]).encode()).hexdigest()[:16]
+            print(f"{row_id}\t{when} UTC\tsha256 {digest}\t{payload.get('reason', '')}")
+        print(f"{len(kept)} webhook body(ies) kept aside")
     finally:
-        engine.dispose()
+        store.engine.dispose()
     return 0
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ from aman.security.blind_index import InvalidIdentifierError
 from aman.security.redact import redact
 from aman.storage.groupcommit import GroupCommitter, StorageUnavailable, Unstorable, item_failure
 from aman.storage.models import Inbox, StatusEvent, WebhookEvent
-from aman.storage.sql import insert_ignore
+from aman.storage.sql import insert_ignore, int32
 from aman.storage.vault import Vault
 from aman.webhook.parser import (
     STATUS_RANK,
@@ -96,17 +97,12 @@ def _event_key(key: str) -> str:
     return "long:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _int32(code: int) -> int | None:
-    """Graph error codes fit in 32 bits; anything else is kept only in the sealed payload."""
-    return code if -(2**31) <= code < 2**31 else None
-
-
 @dataclass(slots=True)
 class Replay:
     """What ``Ingestor.replay_unstored`` did: stored now, refused again (and why)."""
 
     stored: int = 0
-    refused: dict[str, int] = field(default_factory=dict)
+    refused: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -203,6 +199,28 @@ class Ingestor:
         }
         return IngestBatch(events=[row])
 
+    def kept_aside(self, engine: Engine) -> list[tuple[int, float, dict[str, Any]]]:
+        """The bodies kept aside, oldest first: (row id, received at, opened payload)."""
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    WebhookEvent.id,
+                    WebhookEvent.received_at,
+                    WebhookEvent.event_key,
+                    WebhookEvent.payload_enc,
+                )
+                .where(WebhookEvent.tenant == self._tenant, WebhookEvent.field == UNSTORED)
+                .order_by(WebhookEvent.id)
+            ).all()
+        return [
+            (
+                r.id,
+                r.received_at,
+                self._vault.open_json("webhook_events", "payload", r.event_key, r.payload_enc),
+            )
+            for r in rows
+        ]
+
     def replay_unstored(self, engine: Engine) -> Replay:
         """Store each body kept aside, and drop its row in the same transaction.
 
@@ -210,30 +228,20 @@ class Ingestor:
         cannot be reached stops the replay with ``StorageUnavailable``.
         """
         report = Replay()
-        with engine.connect() as conn:
-            kept = conn.execute(
-                select(WebhookEvent.id, WebhookEvent.event_key, WebhookEvent.payload_enc)
-                .where(WebhookEvent.tenant == self._tenant, WebhookEvent.field == UNSTORED)
-                .order_by(WebhookEvent.id)
-            ).all()
-        for row in kept:
-            payload = self._vault.open_json(
-                "webhook_events", "payload", row.event_key, row.payload_enc
-            )
+        for row_id, _, payload in self.kept_aside(engine):
             try:
                 batch = self.build(parse_webhook_bytes(str(payload["body"]).encode()))
                 with engine.begin() as conn:
                     self._write(conn, [batch])
-                    conn.execute(delete(WebhookEvent).where(WebhookEvent.id == row.id))
+                    conn.execute(delete(WebhookEvent).where(WebhookEvent.id == row_id))
             except WebhookShapeError:
-                report.refused["bad shape"] = report.refused.get("bad shape", 0) + 1
+                report.refused["bad shape"] += 1
                 continue
             except Exception as exc:  # sorted into an outage or a refusal
                 failure = item_failure(exc)
                 if isinstance(failure, StorageUnavailable):
                     raise failure from exc
-                reason = str(failure)
-                report.refused[reason] = report.refused.get(reason, 0) + 1
+                report.refused[str(failure)] += 1
                 continue
             report.stored += 1
         if report.stored and self._on_inbox is not None:
@@ -318,7 +326,8 @@ class Ingestor:
     def _status_rows(self, st: StatusUpdate, now: float, batch: IngestBatch) -> None:
         rank = STATUS_RANK.get(st.status)
         error = st.errors[0] if st.errors else None
-        code = _int32(error.code) if error else None
+        # Graph error codes fit in 32 bits; anything else stays in the sealed payload only.
+        code = int32(error.code) if error else None
         wamid = _key(st.wamid, 256, "a status's message id")
         status = _key(st.status, 16, "a status")
         ref = None
