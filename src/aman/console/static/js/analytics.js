@@ -6,9 +6,12 @@ import { get, ApiError } from "./api.js";
 import { barChart, lineChart, hbarChart } from "./charts.js";
 import { unavailable, errorText } from "./contacts.js";
 
+// The API counts days in Asia/Jakarta (as the reports do), whatever the browser's zone:
+// a browser in UTC would otherwise ask for "today" up to seven hours too early.
+const DAY = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Jakarta", year: "numeric", month: "2-digit", day: "2-digit" });
+
 function isoDay(date) {
-  const d = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
-  return d.toISOString().slice(0, 10);
+  return DAY.format(date);  // en-CA: YYYY-MM-DD
 }
 
 function pct(v) { return v === null || v === undefined ? "—" : Math.round(v * 1000) / 10 + "%"; }
