@@ -74,7 +74,9 @@ class Stack:
 def stack(db_url: str) -> Iterator[Stack]:
     engine = make_engine(db_url)
     upgrade(engine)
-    yield Stack(engine)
+    st = Stack(engine)
+    yield st
+    st.worker.close()  # gives its kept connection back before the engine goes
     engine.dispose()
 
 

@@ -105,7 +105,8 @@ class Runtime:
         self.liveness = workers.Liveness(s.worker_stale_seconds)
         master = s.master_key_bytes()
         self.dialect = dialect_of(s.database_url)
-        pool = 10 if self.dialect == "postgresql" else 5
+        # Hot-path writers keep a connection each (storage.db.PinnedConnection).
+        pool = 10
         self.engine = make_engine(s.database_url, pool_size=pool)
         # Built once: housekeeping runs every few seconds for the life of the process.
         self._inbox_repo = InboxRepository(self.dialect)

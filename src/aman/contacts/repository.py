@@ -5,37 +5,36 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, insert, update
 
 from aman.storage.models import ConsentEvent, Contact
+from aman.storage.sql import DriverSQL
 
 __all__ = ["ContactRepository"]
 
 
 class ContactRepository:
     def __init__(self, dialect: str) -> None:
-        ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = ins(Contact)
-        excluded = stmt.excluded
-        self._upsert = stmt.on_conflict_do_update(
-            index_elements=["tenant", "contact_ix"],
-            set_={
-                "last_inbound_at": excluded.last_inbound_at,
-                "name_enc": excluded.name_enc,
-            },
-            where=Contact.last_inbound_at <= excluded.last_inbound_at,
+        # Every inbound message refreshes its contact: on the driver (storage.sql.DriverSQL).
+        self._upsert = DriverSQL(
+            "INSERT INTO contacts (tenant, contact_ix, wa_id_enc, name_enc, created_at, "
+            "last_inbound_at, opted_out) VALUES (:tenant, :contact_ix, :wa_id_enc, :name_enc, "
+            ":created_at, :last_inbound_at, :opted_out) "
+            "ON CONFLICT (tenant, contact_ix) DO UPDATE SET "
+            "last_inbound_at = excluded.last_inbound_at, name_enc = excluded.name_enc "
+            "WHERE contacts.last_inbound_at <= excluded.last_inbound_at",
+            dialect,
         )
-        # Built once: the inbox worker reads this for every batch.
-        self._standing = select(Contact.contact_ix, Contact.opted_out, Contact.objected_at).where(
-            Contact.tenant == bindparam("tenant"),
-            Contact.contact_ix.in_(bindparam("ixs", expanding=True)),
+        # The inbox worker reads this for every batch: on the driver (storage.sql.DriverSQL).
+        self._standing = DriverSQL(
+            "SELECT contact_ix, opted_out, objected_at FROM contacts "
+            "WHERE tenant = :tenant AND contact_ix IN ({ixs})",
+            dialect,
         )
 
     def touch(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or refresh contacts: keys tenant, contact_ix, wa_id_enc, name_enc, times."""
-        if rows:
-            conn.execute(self._upsert, list(rows))
+        self._upsert.many(conn, rows)
 
     def standing(
         self, conn: Connection, tenant: str, contact_ixs: Iterable[str]
@@ -45,9 +44,7 @@ class ContactRepository:
         if not ixs:
             return set(), set()
         opted_out, objected = set(), set()
-        for ix, stopped, objected_at in conn.execute(
-            self._standing, {"tenant": tenant, "ixs": ixs}
-        ):
+        for ix, stopped, objected_at in self._standing.rows(conn, {"tenant": tenant, "ixs": ixs}):
             if stopped:
                 opted_out.add(ix)
             if objected_at is not None:

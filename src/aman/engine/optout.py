@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = ["OPT_IN_CONFIRMATION", "OPT_OUT_CONFIRMATION", "is_opt_in", "is_opt_out"]
 
@@ -34,6 +35,7 @@ OPT_OUT_CONFIRMATION = (
 OPT_IN_CONFIRMATION = "Terima kasih, Anda berlangganan lagi. / Thank you, you are subscribed again."
 
 
+@lru_cache(maxsize=1024)  # one message's text is checked against up to seven phrase sets
 def _norm(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _CLEAN.sub(" ", text)

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection
 
 from aman.storage.models import Conversation
-from aman.storage.sql import upsert
+from aman.storage.sql import DriverSQL, upsert
 from aman.storage.vault import Vault
 
 __all__ = ["ConversationRecord", "StateStore"]
@@ -35,18 +35,11 @@ class StateStore:
             ["tenant", "phone_number_id", "contact_ix"],
             ["state_enc", "updated_at", "mode", "handoff_reason", "handoff_at", "last_inbound_at"],
         )
-        # Built once: the inbox worker loads states for every batch.
-        self._load = select(
-            Conversation.phone_number_id,
-            Conversation.contact_ix,
-            Conversation.state_enc,
-            Conversation.mode,
-            Conversation.handoff_reason,
-            Conversation.handoff_at,
-            Conversation.last_inbound_at,
-        ).where(
-            Conversation.tenant == bindparam("tenant"),
-            Conversation.contact_ix.in_(bindparam("ixs", expanding=True)),
+        # The inbox worker loads states for every batch: on the driver (storage.sql.DriverSQL).
+        self._load = DriverSQL(
+            "SELECT phone_number_id, contact_ix, state_enc, mode, handoff_reason, handoff_at, "
+            "last_inbound_at FROM conversations WHERE tenant = :tenant AND contact_ix IN ({ixs})",
+            dialect,
         )
 
     @staticmethod
@@ -58,9 +51,9 @@ class StateStore:
         wanted = set(keys)
         if not wanted:
             return {}
-        rows = conn.execute(
-            self._load, {"tenant": self._vault.tenant, "ixs": list({ix for _, ix in wanted})}
-        ).all()
+        rows = self._load.rows(
+            conn, {"tenant": self._vault.tenant, "ixs": list({ix for _, ix in wanted})}
+        )
         out: dict[Key, ConversationRecord] = {}
         for pnid, ix, blob, mode, reason, at, last in rows:
             if (pnid, ix) in wanted:

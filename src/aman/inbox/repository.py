@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, text
+from sqlalchemy import Connection, text
+
+from aman.storage.sql import DriverSQL
 
 __all__ = ["ClaimedMessage", "InboxRepository"]
 
@@ -53,14 +55,16 @@ class InboxRepository:
 
     def __init__(self, dialect: str) -> None:
         lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
-        self._claim: TextClause = text(_CLAIM.format(lock=lock))
-        self._waiting = text(
-            "SELECT 1 FROM inbox WHERE status = 'todo' AND not_before <= :now LIMIT 1"
+        # The worker's per-batch statements run on the driver (storage.sql.DriverSQL).
+        self._claim = DriverSQL(_CLAIM.format(lock=lock), dialect)
+        self._waiting = DriverSQL(
+            "SELECT 1 FROM inbox WHERE status = 'todo' AND not_before <= :now LIMIT 1", dialect
         )
-        self._done = text(
+        self._done = DriverSQL(
             "UPDATE inbox SET status = 'done', done_at = :now, worker_id = NULL, "
             "last_error = NULL, payload_enc = COALESCE(:payload, payload_enc) "
-            "WHERE id = :id AND status = 'doing' AND worker_id = :worker"
+            "WHERE id = :id AND status = 'doing' AND worker_id = :worker",
+            dialect,
         )
         self._retry = text(
             "UPDATE inbox SET status = :status, not_before = :not_before, worker_id = NULL, "
@@ -77,10 +81,10 @@ class InboxRepository:
     def any_waiting(self, conn: Connection, now: float) -> bool:
         """Whether messages due by ``now`` are still 'todo' (claimable, or waiting behind
         an earlier message of their conversation)."""
-        return conn.execute(self._waiting, {"now": now}).first() is not None
+        return bool(self._waiting.rows(conn, {"now": now}))
 
     def claim(self, conn: Connection, worker: int, limit: int, now: float) -> list[ClaimedMessage]:
-        rows = conn.execute(self._claim, {"worker": worker, "limit": limit, "now": now}).all()
+        rows = self._claim.rows(conn, {"worker": worker, "limit": limit, "now": now})
         claimed = [ClaimedMessage(*row) for row in rows]
         claimed.sort(key=lambda m: m.id)
         return claimed
@@ -97,10 +101,8 @@ class InboxRepository:
 
         ``payload_enc`` replaces the stored payload (re-sealed under the contact's key).
         """
-        result = conn.execute(
-            self._done, {"id": message_id, "worker": worker, "now": now, "payload": payload_enc}
-        )
-        return result.rowcount == 1
+        params = {"id": message_id, "worker": worker, "now": now, "payload": payload_enc}
+        return self._done.run(conn, params) == 1
 
     def release(
         self, conn: Connection, worker: int, message_id: int, *, error: str, retry_at: float | None

@@ -34,6 +34,7 @@ from aman.inbox.effects import LINK_PLACEHOLDER, EffectsWriter, MessageEffects
 from aman.inbox.repository import ClaimedMessage, InboxRepository
 from aman.privacy.commands import CONFIRMATIONS, OBJECTION_REASON, command_of
 from aman.privacy.rights import pending_kinds
+from aman.storage.db import PinnedConnection
 from aman.storage.vault import Vault
 
 __all__ = ["RETRY_DELAYS", "InboxWorker"]
@@ -63,7 +64,7 @@ class InboxWorker:
         public_url: str = "http://127.0.0.1:8080",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._engine = engine
+        self._conn = PinnedConnection(engine)  # used on the worker thread only
         self._vault = vault
         self._bot = bot
         self._worker_id = worker_id
@@ -110,6 +111,7 @@ class InboxWorker:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        self._conn.close()
 
     # -- synchronous core (worker thread) ------------------------------------
     def process_once(self) -> int:
@@ -119,7 +121,7 @@ class InboxWorker:
         if self._dirty:
             # The last batch failed midway (e.g. the database restarted): our claims are
             # still marked 'doing' under our live id, so nobody else would reclaim them.
-            with self._engine.begin() as conn:
+            with self._conn.begin() as conn:
                 released = self._inbox.release_own(conn, worker)
             self._dirty = False
             if released:
@@ -127,7 +129,7 @@ class InboxWorker:
         self._dirty = True
         # One transaction claims the batch and reads what handling it needs: the claimed
         # contacts' keys, conversation states, opt-outs, objections and pending requests.
-        with self._engine.begin() as conn:
+        with self._conn.begin() as conn:
             claimed = self._inbox.claim(conn, worker, self._batch, now)
             loaded = self._load(conn, claimed) if claimed else None
             self.waiting = bool(claimed) and self._inbox.any_waiting(conn, now)
@@ -162,7 +164,7 @@ class InboxWorker:
                 failed.append((msg, type(exc).__name__))
         now = self._clock()
         try:
-            with self._engine.begin() as conn:
+            with self._conn.begin() as conn:
                 owned = [
                     e
                     for e in handled

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, bindparam, insert, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, text
 
-from aman.storage.models import Outbox, SendAttempt
+from aman.storage.sql import DriverSQL
 
 __all__ = ["ClaimedSend", "OutboxRepository", "SendOutcome"]
+
 
 _CLAIM = """
 UPDATE outbox SET state = 'sending', worker_id = :worker, claimed_at = :now,
@@ -29,7 +29,7 @@ UPDATE outbox SET state = 'sending', worker_id = :worker, claimed_at = :now,
 WHERE id IN (
   SELECT o.id FROM outbox o
   WHERE o.state = 'todo' AND o.next_attempt_at <= :now
-    AND o.phone_number_id IN :numbers
+    AND o.phone_number_id IN ({numbers})
     AND (o.kind = 'read' OR NOT EXISTS (
           SELECT 1 FROM outbox p
           WHERE p.contact_ix = o.contact_ix AND p.kind = 'message' AND p.id < o.id
@@ -76,41 +76,57 @@ class OutboxRepository:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
-        self._waiting: TextClause = text(
+        # Every message passes through these: on the driver (storage.sql.DriverSQL).
+        self._waiting = DriverSQL(
             "SELECT 1 FROM outbox WHERE state = 'todo' AND next_attempt_at <= :now "
-            "AND phone_number_id IN :numbers LIMIT 1"
-        ).bindparams(bindparam("numbers", expanding=True))
-        self._claim: TextClause = text(_CLAIM.format(lock=lock)).bindparams(
-            bindparam("numbers", expanding=True)
+            "AND phone_number_id IN ({numbers}) LIMIT 1",
+            dialect,
         )
-        self._discover = text(
-            "SELECT phone_number_id, MAX(id) FROM outbox WHERE id > :after GROUP BY phone_number_id"
+        self._claim = DriverSQL(_CLAIM.replace("{lock}", lock), dialect)
+        self._discover = DriverSQL(
+            "SELECT phone_number_id, MAX(id) FROM outbox WHERE id > :after "
+            "GROUP BY phone_number_id",
+            dialect,
         )
-        ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self._insert = ins(Outbox).on_conflict_do_nothing(
-            index_elements=["inbox_id", "seq", "kind"]
+        self._insert = DriverSQL(
+            "INSERT INTO outbox (tenant, phone_number_id, ref, inbox_id, seq, kind, contact_ix, "
+            "body_enc, state, attempts, next_attempt_at, status_rank, created_at) "
+            "VALUES (:tenant, :phone_number_id, :ref, :inbox_id, :seq, :kind, :contact_ix, "
+            ":body_enc, :state, :attempts, :next_attempt_at, :status_rank, :created_at) "
+            "ON CONFLICT (inbox_id, seq, kind) DO NOTHING",
+            dialect,
         )
-        self._insert_attempt = insert(SendAttempt)
-        self._sent = text(
+        self._insert_attempt = DriverSQL(
+            "INSERT INTO send_attempts (outbox_id, attempt, at, outcome, http_status, "
+            "error_code, latency_ms) VALUES (:outbox_id, :attempt, :at, :outcome, "
+            ":http_status, :error_code, :latency_ms)",
+            dialect,
+        )
+        self._sent = DriverSQL(
             "UPDATE outbox SET state = 'sent', wamid = COALESCE(wamid, :wamid), "
             "sent_at = COALESCE(sent_at, :at), worker_id = NULL WHERE id = :id "
-            "AND state <> 'failed'"
+            "AND state <> 'failed'",
+            dialect,
         )
-        self._retry = text(
+        self._retry = DriverSQL(
             "UPDATE outbox SET state = 'todo', next_attempt_at = :next, worker_id = NULL, "
-            "error_code = :code, error_title = :title WHERE id = :id AND state = 'sending'"
+            "error_code = :code, error_title = :title WHERE id = :id AND state = 'sending'",
+            dialect,
         )
-        self._failed = text(
+        self._failed = DriverSQL(
             "UPDATE outbox SET state = 'failed', worker_id = NULL, error_code = :code, "
-            "error_title = :title WHERE id = :id AND state = 'sending'"
+            "error_title = :title WHERE id = :id AND state = 'sending'",
+            dialect,
         )
-        self._uncertain = text(
+        self._uncertain = DriverSQL(
             "UPDATE outbox SET state = 'uncertain', worker_id = NULL, reconcile_by = :next "
-            "WHERE id = :id AND state = 'sending'"
+            "WHERE id = :id AND state = 'sending'",
+            dialect,
         )
-        self._fallback = text(
+        self._fallback = DriverSQL(
             "UPDATE outbox SET state = 'todo', body_enc = :body, next_attempt_at = :at, "
-            "worker_id = NULL, error_code = :code WHERE id = :id AND state = 'sending'"
+            "worker_id = NULL, error_code = :code WHERE id = :id AND state = 'sending'",
+            dialect,
         )
         self._own_sending = text(
             "SELECT id FROM outbox WHERE state = 'sending' AND worker_id = :worker"
@@ -138,12 +154,13 @@ class OutboxRepository:
         )
 
     def enqueue(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            conn.execute(self._insert, list(rows))
+        """Insert new rows (each with every column above); a row already
+        written for the same inbound message (same inbox_id, seq, kind) is skipped."""
+        self._insert.many(conn, rows)
 
     def discover(self, conn: Connection, after_id: int) -> tuple[set[str], int]:
         """Business numbers with outbox rows newer than ``after_id``, and the newest id."""
-        rows = conn.execute(self._discover, {"after": after_id}).all()
+        rows = self._discover.rows(conn, {"after": after_id})
         return {r[0] for r in rows}, max((int(r[1]) for r in rows), default=after_id)
 
     def any_waiting(self, conn: Connection, now: float, numbers: Sequence[str]) -> bool:
@@ -152,7 +169,7 @@ class OutboxRepository:
         if not numbers:
             return False
         params = {"now": now, "numbers": list(numbers)}
-        return conn.execute(self._waiting, params).first() is not None
+        return bool(self._waiting.rows(conn, params))
 
     def claim(
         self, conn: Connection, worker: int, limit: int, now: float, numbers: Sequence[str]
@@ -161,8 +178,7 @@ class OutboxRepository:
         if not numbers:
             return []
         params = {"worker": worker, "limit": limit, "now": now, "numbers": list(numbers)}
-        rows = conn.execute(self._claim, params).all()
-        claimed = [ClaimedSend(*row) for row in rows]
+        claimed = [ClaimedSend(*row) for row in self._claim.rows(conn, params)]
         claimed.sort(key=lambda c: c.id)
         return claimed
 
@@ -204,9 +220,8 @@ class OutboxRepository:
             "fallback": self._fallback,
         }
         for outcome, params_list in groups.items():
-            conn.execute(statements[outcome], params_list)
-        if attempts:
-            conn.execute(self._insert_attempt, attempts)
+            statements[outcome].many(conn, params_list)
+        self._insert_attempt.many(conn, attempts)
 
     def sweep_untracked(
         self, conn: Connection, worker: int, owned: frozenset[int], deadline: float

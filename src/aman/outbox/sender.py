@@ -28,6 +28,7 @@ from aman.outbox.ratelimit import Pacer, RecipientBuckets
 from aman.outbox.repository import ClaimedSend, OutboxRepository, SendOutcome
 from aman.outbox.retry import RetryPolicy
 from aman.security.blind_index import mask_id
+from aman.storage.db import PinnedConnection
 from aman.storage.groupcommit import GroupCommitter, Unstorable
 from aman.storage.leases import Leases
 from aman.storage.vault import Vault
@@ -63,7 +64,7 @@ class Sender:
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
     ) -> None:
-        self._engine = engine
+        self._conn = PinnedConnection(engine)  # used on the sender thread only
         self._vault = vault
         self._graph = graph
         self._repo = OutboxRepository(dialect)
@@ -191,6 +192,7 @@ class Sender:
             await asyncio.sleep(quiet)
         await asyncio.get_running_loop().run_in_executor(self._executor, self._release_leases)
         self._executor.shutdown(wait=True)
+        self._conn.close()
 
     def _claim(
         self, limit: int, unrecorded: list[SendOutcome], owned: frozenset[int]
@@ -199,12 +201,12 @@ class Sender:
         now = self._clock()
         if unrecorded:
             # Outcomes whose write failed (database restart): the updates are idempotent.
-            with self._engine.begin() as conn:
+            with self._conn.begin() as conn:
                 self._record(conn, unrecorded)
         epoch = self._incarnation()
         try:
             # One transaction per claim: new business numbers, our leases when due, rows.
-            with self._engine.begin() as conn:
+            with self._conn.begin() as conn:
                 if self._new_numbers(conn) or now >= self._leases_due:
                     self._renew_leases(conn, now, owned)
                 numbers = [n for n, until in self._leased.items() if until > now + 1.0]
@@ -248,7 +250,7 @@ class Sender:
     def _release_leases(self) -> None:
         worker = self._worker_id()
         try:
-            with self._engine.begin() as conn:
+            with self._conn.begin() as conn:
                 for number in list(self._leased):
                     self._lease.release(conn, f"sender:{number}", worker)
         except Exception as exc:  # noqa: BLE001 - leases expire by themselves anyway

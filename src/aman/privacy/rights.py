@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from aman.audit.service import AuditService
 from aman.campaigns.models import (
@@ -38,6 +38,7 @@ from aman.storage.models import (
     TimerRow,
     VerifyToken,
 )
+from aman.storage.sql import DriverSQL
 from aman.storage.vault import Vault
 
 __all__ = [
@@ -456,11 +457,12 @@ class DataRights:
 
 
 # Built once: the inbox worker reads it for every batch.
-_PENDING_KINDS = select(PrivacyRequest.contact_ix, PrivacyRequest.kind).where(
-    PrivacyRequest.tenant == bindparam("tenant"),
-    PrivacyRequest.contact_ix.in_(bindparam("ixs", expanding=True)),
-    PrivacyRequest.status == "pending",
+# The inbox worker asks for every batch: on the driver (storage.sql.DriverSQL).
+_PENDING_KINDS_SQL = (
+    "SELECT contact_ix, kind FROM privacy_requests "
+    "WHERE tenant = :tenant AND contact_ix IN ({ixs}) AND status = 'pending'"
 )
+_PENDING_KINDS = {d: DriverSQL(_PENDING_KINDS_SQL, d) for d in ("sqlite", "postgresql")}
 
 
 def record_request(
@@ -506,7 +508,8 @@ def pending_kinds(conn: Connection, tenant: str, contact_ixs: Iterable[str]) -> 
     out: dict[str, set[str]] = {}
     if not ixs:
         return out
-    for ix, kind in conn.execute(_PENDING_KINDS, {"tenant": tenant, "ixs": ixs}):
+    query = _PENDING_KINDS[conn.dialect.name]
+    for ix, kind in query.rows(conn, {"tenant": tenant, "ixs": ixs}):
         out.setdefault(str(ix), set()).add(str(kind))
     return out
 

@@ -11,12 +11,21 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-__all__ = ["Dialect", "dialect_of", "make_engine", "make_reader", "normalize_url"]
+__all__ = [
+    "Dialect",
+    "PinnedConnection",
+    "dialect_of",
+    "make_engine",
+    "make_reader",
+    "normalize_url",
+]
 
 Dialect = str  # "sqlite" | "postgresql"
 log = logging.getLogger(__name__)
@@ -181,3 +190,43 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         pool_pre_ping=True,
         pool_recycle=1800,
     )
+
+
+class PinnedConnection:
+    """A connection kept for one worker thread's whole life, one transaction at a time.
+
+    ``engine.begin()`` checks a connection out of the pool and resets it on return;
+    on this machine that costs about 175 µs of CPU per transaction, more than the
+    transaction itself (a one-row SQLite update commits in about 90 µs through a
+    kept connection).  The hot-path writers (group commits, the inbox worker, the
+    sender's claims) each run on a thread of their own and use one of these.
+    Not thread-safe: one owner thread.  A transaction that fails drops the
+    connection (it may be broken, e.g. PostgreSQL restarted); the next one
+    connects again.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction on the kept connection: committed on success, else rolled back."""
+        conn = self._conn
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._conn = self._engine.connect()
+        try:
+            with conn.begin():
+                yield conn
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Give the connection back (the owner thread, or after it has stopped)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception as exc:  # noqa: BLE001 - a broken connection is dropped anyway
+                log.debug("closing a kept connection failed: %s", type(exc).__name__)

@@ -22,6 +22,8 @@ from typing import Generic, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
+from aman.storage.db import PinnedConnection
+
 __all__ = ["GroupCommitter", "Overloaded", "StorageUnavailable", "Unstorable", "item_failure"]
 
 T = TypeVar("T")
@@ -64,7 +66,7 @@ class GroupCommitter(Generic[T]):
         after_commit: Callable[[Sequence[T]], None] | None = None,
         name: str = "groupcommit",
     ) -> None:
-        self._engine = engine
+        self._conn = PinnedConnection(engine)  # used on the writer thread only
         self._write = write
         self._max_batch = max_batch
         self._queue_limit = queue_limit
@@ -141,7 +143,7 @@ class GroupCommitter(Generic[T]):
             self._after_commit(done)
 
     def _commit(self, items: Sequence[T]) -> None:
-        with self._engine.begin() as conn:
+        with self._conn.begin() as conn:
             self._write(conn, items)
 
     async def close(self) -> None:
@@ -158,3 +160,4 @@ class GroupCommitter(Generic[T]):
                 fut.set_exception(StorageUnavailable("storage is shutting down"))
         self._pending.clear()
         self._executor.shutdown(wait=True)
+        self._conn.close()

@@ -21,15 +21,15 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, Engine, event, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, event, insert, select, text, update
 
 from aman.security import blind_index, crypto
 from aman.storage.db import make_reader
 from aman.storage.models import DataKeyRow
-from aman.storage.sql import insert_ignore
+from aman.storage.sql import DriverSQL, insert_ignore
 
 __all__ = ["CONTACT_KEY_PREFIX", "Vault", "open_keystore"]
 
@@ -38,6 +38,32 @@ CONTACT_KEY_PREFIX = "ck:"
 _PENDING = "aman_pending_contact_keys"  # Connection.info: keys created in an open transaction
 _CACHE_SIZE = 20_000  # contact keys kept unwrapped in memory (least recently used evicted)
 _LISTENED: weakref.WeakSet[Engine] = weakref.WeakSet()
+# Built once: the inbox worker looks keys up (and creates them) for every new customer.
+_KEYS_OF = {
+    dialect: DriverSQL(
+        "SELECT key_id, wrapped, purpose, created_at, subject FROM data_keys "
+        "WHERE tenant = :tenant AND subject IN ({subjects})",
+        dialect,
+    )
+    for dialect in ("sqlite", "postgresql")
+}
+_KEY_OF = select(DataKeyRow).where(
+    DataKeyRow.tenant == bindparam("tenant"), DataKeyRow.subject == bindparam("subject")
+)
+_INSERT_KEY = {
+    dialect: insert_ignore(dialect, DataKeyRow, ["tenant", "subject"])
+    for dialect in ("sqlite", "postgresql")
+}
+
+
+class _KeyRow(NamedTuple):
+    """The columns of a ``data_keys`` row that :meth:`Vault._adopt` reads."""
+
+    key_id: str
+    wrapped: bytes
+    purpose: str
+    created_at: float
+    subject: str | None
 
 
 class Vault:
@@ -184,15 +210,13 @@ class Vault:
         todo = sorted(missing)
         for i in range(0, len(todo), 500):
             chunk = todo[i : i + 500]
-            for row in conn.execute(
-                select(DataKeyRow).where(
-                    DataKeyRow.tenant == self.tenant, DataKeyRow.subject.in_(chunk)
-                )
-            ):
+            query = _KEYS_OF[conn.dialect.name]
+            for found in query.rows(conn, {"tenant": self.tenant, "subjects": chunk}):
+                row = _KeyRow(*found)
                 self._adopt(row)
                 missing.discard(str(row.subject))
         for ix in sorted(missing):
-            self._load_or_create(conn, ix)
+            self._create(conn, ix)  # not stored: the query above just looked
 
     def is_contact_sealed(self, blob: bytes, contact_ix: str) -> bool:
         """True when ``blob`` is sealed under this contact's current key."""
@@ -280,13 +304,13 @@ class Vault:
         return kid
 
     def _load_or_create(self, conn: Connection, contact_ix: str) -> str:
-        found = conn.execute(
-            select(DataKeyRow).where(
-                DataKeyRow.tenant == self.tenant, DataKeyRow.subject == contact_ix
-            )
-        ).first()
+        found = conn.execute(_KEY_OF, {"tenant": self.tenant, "subject": contact_ix}).first()
         if found is not None:
             return self._adopt(found)
+        return self._create(conn, contact_ix)
+
+    def _create(self, conn: Connection, contact_ix: str) -> str:
+        """A new key for ``contact_ix``; if another process stored one first, theirs."""
         key = self._new_contact_key()
         (wrapped,) = self.keyring.export_wrapped(self._provider, [key.key_id])
         values = {
@@ -299,18 +323,12 @@ class Vault:
             "created_at": wrapped.created_at,
             "subject": contact_ix,
         }
-        inserted = conn.execute(
-            insert_ignore(conn.dialect.name, DataKeyRow, ["tenant", "subject"]), values
-        ).rowcount
+        inserted = conn.execute(_INSERT_KEY[conn.dialect.name], values).rowcount
         # PostgreSQL reports rowcount -1 for this INSERT: then the stored row tells whose it is.
         winner = (
             None
             if inserted == 1
-            else conn.execute(
-                select(DataKeyRow).where(
-                    DataKeyRow.tenant == self.tenant, DataKeyRow.subject == contact_ix
-                )
-            ).one()
+            else conn.execute(_KEY_OF, {"tenant": self.tenant, "subject": contact_ix}).one()
         )
         if winner is not None and str(winner.key_id) != key.key_id:
             # Another process created it first: use theirs.

@@ -29,8 +29,8 @@ from sqlalchemy import Connection, Engine, delete, select, text
 from aman.security.blind_index import InvalidIdentifierError
 from aman.security.redact import redact
 from aman.storage.groupcommit import GroupCommitter, StorageUnavailable, Unstorable, item_failure
-from aman.storage.models import Inbox, StatusEvent, WebhookEvent
-from aman.storage.sql import insert_ignore, int32
+from aman.storage.models import StatusEvent, WebhookEvent
+from aman.storage.sql import DriverSQL, insert_ignore, int32
 from aman.storage.vault import Vault
 from aman.webhook.parser import (
     STATUS_RANK,
@@ -136,7 +136,15 @@ class Ingestor:
         self._on_inbox = on_inbox
         self._observer = observer
         # Statements are built once, not per request.
-        self._ins_inbox = insert_ignore(dialect, Inbox, ["wamid"])
+        # One per webhook at low rates: on the driver (storage.sql.DriverSQL).
+        self._ins_inbox = DriverSQL(
+            "INSERT INTO inbox (tenant, phone_number_id, wamid, contact_ix, msg_type, "
+            "payload_enc, msg_ts, received_at, status, attempts, not_before) "
+            "VALUES (:tenant, :phone_number_id, :wamid, :contact_ix, :msg_type, :payload_enc, "
+            ":msg_ts, :received_at, :status, :attempts, :not_before) "
+            "ON CONFLICT (wamid) DO NOTHING",
+            dialect,
+        )
         self._ins_status = insert_ignore(dialect, StatusEvent, ["wamid", "status"])
         self._ins_event = insert_ignore(dialect, WebhookEvent, ["event_key"])
         self.committer: GroupCommitter[IngestBatch] = GroupCommitter(
@@ -372,8 +380,7 @@ class Ingestor:
         events = [r for b in batches for r in b.events]
         by_ref = [r for b in batches for r in b.applies_by_ref]
         by_wamid = [r for b in batches for r in b.applies_by_wamid]
-        if inbox:
-            conn.execute(self._ins_inbox, inbox)
+        self._ins_inbox.many(conn, inbox)
         if statuses:
             conn.execute(self._ins_status, statuses)
         if events:
