@@ -59,7 +59,10 @@ def _matches(text: str, words: tuple[str, ...]) -> bool:
     norm = _norm(text)
     if not norm or len(norm) > 40:
         return False
-    return any(_close(norm, w) for w in words)
+    if norm in words:
+        return True
+    # One edit apart needs a length within one of the phrase's.
+    return any(abs(len(norm) - len(w)) <= 1 and _close(norm, w) for w in words)
 
 
 def is_opt_out(text: str | None) -> bool:

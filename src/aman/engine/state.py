@@ -8,8 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from aman.storage.models import Conversation
-from aman.storage.sql import DriverSQL, upsert
+from aman.storage.sql import DriverSQL
 from aman.storage.vault import Vault
 
 __all__ = ["ConversationRecord", "StateStore"]
@@ -29,11 +28,16 @@ class ConversationRecord:
 class StateStore:
     def __init__(self, dialect: str, vault: Vault) -> None:
         self._vault = vault
-        self._upsert = upsert(
+        # Every batch saves its states: on the driver (storage.sql.DriverSQL).
+        self._upsert = DriverSQL(
+            "INSERT INTO conversations (tenant, phone_number_id, contact_ix, state_enc, "
+            "updated_at, mode, handoff_reason, handoff_at, last_inbound_at) VALUES (:tenant, "
+            ":phone_number_id, :contact_ix, :state_enc, :updated_at, :mode, :handoff_reason, "
+            ":handoff_at, :last_inbound_at) ON CONFLICT (tenant, phone_number_id, contact_ix) "
+            "DO UPDATE SET state_enc = excluded.state_enc, updated_at = excluded.updated_at, "
+            "mode = excluded.mode, handoff_reason = excluded.handoff_reason, "
+            "handoff_at = excluded.handoff_at, last_inbound_at = excluded.last_inbound_at",
             dialect,
-            Conversation,
-            ["tenant", "phone_number_id", "contact_ix"],
-            ["state_enc", "updated_at", "mode", "handoff_reason", "handoff_at", "last_inbound_at"],
         )
         # The inbox worker loads states for every batch: on the driver (storage.sql.DriverSQL).
         self._load = DriverSQL(
@@ -78,5 +82,4 @@ class StateStore:
             }
             for (pnid, ix), rec in records.items()
         ]
-        if rows:
-            conn.execute(self._upsert, rows)
+        self._upsert.many(conn, rows)

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, bindparam, event, insert, select, tex
 from aman.security import blind_index, crypto
 from aman.storage.db import make_reader
 from aman.storage.models import DataKeyRow
-from aman.storage.sql import DriverSQL, insert_ignore
+from aman.storage.sql import DriverSQL
 
 __all__ = ["CONTACT_KEY_PREFIX", "Vault", "open_keystore"]
 
@@ -51,7 +51,12 @@ _KEY_OF = select(DataKeyRow).where(
     DataKeyRow.tenant == bindparam("tenant"), DataKeyRow.subject == bindparam("subject")
 )
 _INSERT_KEY = {
-    dialect: insert_ignore(dialect, DataKeyRow, ["tenant", "subject"])
+    dialect: DriverSQL(
+        "INSERT INTO data_keys (key_id, tenant, purpose, wrapped, provider_key_id, active, "
+        "created_at, subject) VALUES (:key_id, :tenant, :purpose, :wrapped, :provider_key_id, "
+        ":active, :created_at, :subject) ON CONFLICT (tenant, subject) DO NOTHING",
+        dialect,
+    )
     for dialect in ("sqlite", "postgresql")
 }
 
@@ -323,7 +328,7 @@ class Vault:
             "created_at": wrapped.created_at,
             "subject": contact_ix,
         }
-        inserted = conn.execute(_INSERT_KEY[conn.dialect.name], values).rowcount
+        inserted = _INSERT_KEY[conn.dialect.name].run(conn, values)
         # PostgreSQL reports rowcount -1 for this INSERT: then the stored row tells whose it is.
         winner = (
             None
