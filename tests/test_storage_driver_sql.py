@@ -91,3 +91,26 @@ def test_pinned_connection_survives_a_failed_transaction(engine: Engine) -> None
         assert names == ["a", "c"]
     finally:
         pinned.close()
+
+
+def test_an_idle_kept_connection_goes_back_to_the_pool(engine: Engine) -> None:
+    """After a pause the pool's pre-ping and recycling apply again (a PostgreSQL
+    restart or an idle timeout must not fail the first transaction after it)."""
+    pinned = PinnedConnection(engine, idle_seconds=0.0)
+    try:
+        with pinned.begin() as conn:
+            first = conn
+        with pinned.begin() as conn:
+            assert conn is not first
+    finally:
+        pinned.close()
+
+
+def test_outside_a_transaction_it_begins_one_like_sqlalchemy(engine: Engine) -> None:
+    insert = DriverSQL("INSERT INTO items (id, name) VALUES (:id, :name)", engine.dialect.name)
+    with engine.connect() as conn:
+        insert.run(conn, {"id": 1, "name": "a"})
+        assert conn.in_transaction()
+        conn.commit()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM items")).scalars().all() == ["a"]

@@ -34,7 +34,7 @@ class ContactRepository:
 
     def touch(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or refresh contacts: keys tenant, contact_ix, wa_id_enc, name_enc, times."""
-        self._upsert.many(conn, rows)
+        self._upsert.many(conn, [{"name_enc": None, "opted_out": False} | r for r in rows])
 
     def standing(
         self, conn: Connection, tenant: str, contact_ixs: Iterable[str]

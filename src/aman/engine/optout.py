@@ -35,8 +35,18 @@ OPT_OUT_CONFIRMATION = (
 OPT_IN_CONFIRMATION = "Terima kasih, Anda berlangganan lagi. / Thank you, you are subscribed again."
 
 
-@lru_cache(maxsize=1024)  # one message's text is checked against up to seven phrase sets
 def _norm(text: str) -> str:
+    # One message's text is checked against up to seven phrase sets: normalise it once.
+    # Only short texts (commands are short) are kept, and only the last few messages'.
+    return _norm_short(text) if len(text) <= 120 else _normalise(text)
+
+
+@lru_cache(maxsize=8)
+def _norm_short(text: str) -> str:
+    return _normalise(text)
+
+
+def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     text = _CLEAN.sub(" ", text)
     text = re.sub(r"(.)\1{2,}", r"\1\1", text)  # "stoooop" -> "stoop"

@@ -22,6 +22,16 @@ from aman.storage.sql import DriverSQL
 
 __all__ = ["ClaimedSend", "OutboxRepository", "SendOutcome"]
 
+# What an enqueued row holds unless the caller says otherwise (the model's defaults).
+_NEW_ROW: dict[str, Any] = {
+    "inbox_id": None,
+    "seq": 0,
+    "state": "todo",
+    "attempts": 0,
+    "next_attempt_at": 0.0,
+    "status_rank": 0,
+}
+
 
 _CLAIM = """
 UPDATE outbox SET state = 'sending', worker_id = :worker, claimed_at = :now,
@@ -154,9 +164,9 @@ class OutboxRepository:
         )
 
     def enqueue(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert new rows (each with every column above); a row already
+        """Insert new rows (columns not given take the model's defaults); a row already
         written for the same inbound message (same inbox_id, seq, kind) is skipped."""
-        self._insert.many(conn, rows)
+        self._insert.many(conn, [_NEW_ROW | row for row in rows])
 
     def discover(self, conn: Connection, after_id: int) -> tuple[set[str], int]:
         """Business numbers with outbox rows newer than ``after_id``, and the newest id."""

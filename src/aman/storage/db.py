@@ -202,16 +202,22 @@ class PinnedConnection:
     sender's claims) each run on a thread of their own and use one of these.
     Not thread-safe: one owner thread.  A transaction that fails drops the
     connection (it may be broken, e.g. PostgreSQL restarted); the next one
-    connects again.
+    connects again.  A connection left idle for ``idle_seconds`` goes back to the
+    pool first, so the pool's pre-ping and recycling still apply to it.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, idle_seconds: float = 5.0) -> None:
         self._engine = engine
+        self._idle = idle_seconds
         self._conn: Connection | None = None
+        self._used = 0.0
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A transaction on the kept connection: committed on success, else rolled back."""
+        now = time.monotonic()
+        if self._conn is not None and now - self._used > self._idle:
+            self.close()
         conn = self._conn
         if conn is None or conn.closed or conn.invalidated:
             conn = self._conn = self._engine.connect()
@@ -221,6 +227,8 @@ class PinnedConnection:
         except BaseException:
             self.close()
             raise
+        finally:
+            self._used = time.monotonic()
 
     def close(self) -> None:
         """Give the connection back (the owner thread, or after it has stopped)."""

@@ -61,7 +61,7 @@ class DriverSQL:
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run it and fetch every row."""
         sql, flat = self._bind(params)
-        cur = conn.connection.cursor()
+        cur = _cursor(conn)
         try:
             cur.execute(sql, flat)
             return list(cur.fetchall())
@@ -73,7 +73,7 @@ class DriverSQL:
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run it; the number of rows it changed."""
         sql, flat = self._bind(params)
-        cur = conn.connection.cursor()
+        cur = _cursor(conn)
         try:
             cur.execute(sql, flat)
             return int(cur.rowcount)
@@ -86,7 +86,7 @@ class DriverSQL:
         """Run it once per parameter set (no list parameters)."""
         if not params:
             return
-        cur = conn.connection.cursor()
+        cur = _cursor(conn)
         try:
             cur.executemany(self._plain, params)
         except conn.dialect.loaded_dbapi.Error as e:
@@ -95,14 +95,25 @@ class DriverSQL:
             cur.close()
 
 
+def _cursor(conn: Connection) -> Any:
+    """A driver cursor inside ``conn``'s transaction, begun here if none is open yet
+    (SQLAlchemy's own autobegin: on SQLite that takes the writer lock and BEGIN
+    IMMEDIATE, which a statement sent straight to the driver would skip)."""
+    if not conn.in_transaction():
+        conn.begin()
+    return conn.connection.cursor()
+
+
 def _wrapped(conn: Connection, error: Any, sql: str, params: Any, cursor: Any) -> Exception:
     """The driver's error as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``…),
     so callers sort refusals from outages the same way for both paths."""
     dialect = conn.dialect
     try:
         gone = dialect.is_disconnect(error, conn.connection.dbapi_connection, cursor)
-    except Exception:  # noqa: BLE001 - a broken connection may not even say that
-        gone = True
+    except Exception:  # noqa: BLE001 - unknown: not a disconnect (a refusal stays one)
+        gone = False
+    if gone:
+        conn.invalidate()  # as SQLAlchemy does: the pool must not hand this one out again
     wrapped: Exception = exc.DBAPIError.instance(
         sql,
         params,
