@@ -81,7 +81,7 @@ def test_exclusions_and_message_choice(tmp_path: Path, db_url: str) -> None:
         c = ids_by_number(ctx, nums)
         book = ContactBook(ctx)
         with ctx.engine.begin() as conn:
-            ContactRepository(ctx.dialect).set_opt_out(
+            ContactRepository().set_opt_out(
                 conn,
                 tenant="default",
                 contact_ix=book.repo.get(conn, c[0]).contact_ix,  # type: ignore[union-attr]
@@ -180,7 +180,7 @@ def test_opt_out_after_queueing_is_honoured_at_send_time(tmp_path: Path, db_url:
         c = ids_by_number(ctx, nums)
         ix = {cid_: one(ctx, "select contact_ix from contacts where id = :i", i=cid_) for cid_ in c}
         with ctx.engine.begin() as conn:  # what the inbox worker does on "STOP"
-            ContactRepository(ctx.dialect).set_opt_out(
+            ContactRepository().set_opt_out(
                 conn,
                 tenant="default",
                 contact_ix=ix[c[2]],
@@ -368,7 +368,7 @@ def test_recipient_statuses_are_derived(tmp_path: Path, db_url: str) -> None:
                 ),
                 {"p": PNID, "ix": ix4, "b": b"x", "t": T0 + 60},
             )
-            ContactRepository(ctx.dialect).set_opt_out(
+            ContactRepository().set_opt_out(
                 conn, tenant="default", contact_ix=ix5, opted_out=True, source="chat", now=T0 + 90
             )
         svc = CampaignService(ctx)

@@ -26,10 +26,8 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 def test_named_and_list_parameters(engine: Engine) -> None:
     dialect = engine.dialect.name
-    insert = DriverSQL("INSERT INTO items (id, name, n) VALUES (:id, :name, :n)", dialect)
-    pick = DriverSQL(
-        "SELECT id, name FROM items WHERE id IN ({ids}) AND n >= :min ORDER BY id", dialect
-    )
+    insert = DriverSQL("INSERT INTO items (id, name, n) VALUES (:id, :name, :n)")
+    pick = DriverSQL("SELECT id, name FROM items WHERE id IN ({ids}) AND n >= :min ORDER BY id")
     with engine.begin() as conn:
         insert.many(conn, [{"id": i, "name": f"n{i}", "n": i / 2} for i in range(1, 8)])
         insert.many(conn, [])  # nothing to insert: no statement at all
@@ -44,14 +42,14 @@ def test_named_and_list_parameters(engine: Engine) -> None:
         assert pick.rows(conn, {"ids": [], "min": 0.0}) == []
         # PostgreSQL's cast "::" is SQL, not a parameter.
         sql = "SELECT :v::text || 'x'" if dialect == "postgresql" else "SELECT :v || 'x'"
-        assert DriverSQL(sql, dialect).rows(conn, {"v": "ab"}) == [("abx",)]
-    bump = DriverSQL("UPDATE items SET n = n + 1 WHERE id > :after", dialect)
+        assert DriverSQL(sql).rows(conn, {"v": "ab"}) == [("abx",)]
+    bump = DriverSQL("UPDATE items SET n = n + 1 WHERE id > :after")
     with engine.begin() as conn:
         assert bump.run(conn, {"after": 4}) == 3
 
 
 def test_the_statement_joins_the_open_transaction(engine: Engine) -> None:
-    insert = DriverSQL("INSERT INTO items (id, name) VALUES (:id, :name)", engine.dialect.name)
+    insert = DriverSQL("INSERT INTO items (id, name) VALUES (:id, :name)")
     with pytest.raises(RuntimeError), engine.begin() as conn:
         insert.run(conn, {"id": 1, "name": "gone"})
         raise RuntimeError("roll back")
@@ -62,7 +60,7 @@ def test_the_statement_joins_the_open_transaction(engine: Engine) -> None:
 def test_driver_errors_arrive_as_sqlalchemys(engine: Engine) -> None:
     """A refused row is an IntegrityError like on SQLAlchemy's path, so a group commit
     still keeps such a webhook aside instead of answering 503 for ever."""
-    insert = DriverSQL("INSERT INTO items (id, name) VALUES (:id, :name)", engine.dialect.name)
+    insert = DriverSQL("INSERT INTO items (id, name) VALUES (:id, :name)")
     with engine.begin() as conn:
         insert.run(conn, {"id": 1, "name": "a"})
     with pytest.raises(IntegrityError) as caught, engine.begin() as conn:
@@ -74,7 +72,7 @@ def test_driver_errors_arrive_as_sqlalchemys(engine: Engine) -> None:
 
 def test_pinned_connection_survives_a_failed_transaction(engine: Engine) -> None:
     pinned = PinnedConnection(engine)
-    insert = DriverSQL("INSERT INTO items (id, name) VALUES (:id, :name)", engine.dialect.name)
+    insert = DriverSQL("INSERT INTO items (id, name) VALUES (:id, :name)")
     try:
         with pinned.begin() as conn:
             insert.run(conn, {"id": 1, "name": "a"})
@@ -107,7 +105,7 @@ def test_an_idle_kept_connection_goes_back_to_the_pool(engine: Engine) -> None:
 
 
 def test_outside_a_transaction_it_begins_one_like_sqlalchemy(engine: Engine) -> None:
-    insert = DriverSQL("INSERT INTO items (id, name) VALUES (:id, :name)", engine.dialect.name)
+    insert = DriverSQL("INSERT INTO items (id, name) VALUES (:id, :name)")
     with engine.connect() as conn:
         insert.run(conn, {"id": 1, "name": "a"})
         assert conn.in_transaction()

@@ -106,8 +106,7 @@ class Runtime:
         master = s.master_key_bytes()
         self.dialect = dialect_of(s.database_url)
         # Hot-path writers keep a connection each (storage.db.PinnedConnection).
-        pool = 10
-        self.engine = make_engine(s.database_url, pool_size=pool)
+        self.engine = make_engine(s.database_url, pool_size=10)
         # Built once: housekeeping runs every few seconds for the life of the process.
         self._inbox_repo = InboxRepository(self.dialect)
         self._outbox_repo = OutboxRepository(self.dialect)

@@ -14,7 +14,7 @@ __all__ = ["ContactRepository"]
 
 
 class ContactRepository:
-    def __init__(self, dialect: str) -> None:
+    def __init__(self) -> None:
         # Every inbound message refreshes its contact: on the driver (storage.sql.DriverSQL).
         self._upsert = DriverSQL(
             "INSERT INTO contacts (tenant, contact_ix, wa_id_enc, name_enc, created_at, "
@@ -22,14 +22,12 @@ class ContactRepository:
             ":created_at, :last_inbound_at, :opted_out) "
             "ON CONFLICT (tenant, contact_ix) DO UPDATE SET "
             "last_inbound_at = excluded.last_inbound_at, name_enc = excluded.name_enc "
-            "WHERE contacts.last_inbound_at <= excluded.last_inbound_at",
-            dialect,
+            "WHERE contacts.last_inbound_at <= excluded.last_inbound_at"
         )
         # The inbox worker reads this for every batch: on the driver (storage.sql.DriverSQL).
         self._standing = DriverSQL(
             "SELECT contact_ix, opted_out, objected_at FROM contacts "
-            "WHERE tenant = :tenant AND contact_ix IN ({ixs})",
-            dialect,
+            "WHERE tenant = :tenant AND contact_ix IN ({ixs})"
         )
 
     def touch(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -26,7 +26,7 @@ class ConversationRecord:
 
 
 class StateStore:
-    def __init__(self, dialect: str, vault: Vault) -> None:
+    def __init__(self, vault: Vault) -> None:
         self._vault = vault
         # Every batch saves its states: on the driver (storage.sql.DriverSQL).
         self._upsert = DriverSQL(
@@ -36,14 +36,12 @@ class StateStore:
             ":handoff_at, :last_inbound_at) ON CONFLICT (tenant, phone_number_id, contact_ix) "
             "DO UPDATE SET state_enc = excluded.state_enc, updated_at = excluded.updated_at, "
             "mode = excluded.mode, handoff_reason = excluded.handoff_reason, "
-            "handoff_at = excluded.handoff_at, last_inbound_at = excluded.last_inbound_at",
-            dialect,
+            "handoff_at = excluded.handoff_at, last_inbound_at = excluded.last_inbound_at"
         )
         # The inbox worker loads states for every batch: on the driver (storage.sql.DriverSQL).
         self._load = DriverSQL(
             "SELECT phone_number_id, contact_ix, state_enc, mode, handoff_reason, handoff_at, "
-            "last_inbound_at FROM conversations WHERE tenant = :tenant AND contact_ix IN ({ixs})",
-            dialect,
+            "last_inbound_at FROM conversations WHERE tenant = :tenant AND contact_ix IN ({ixs})"
         )
 
     @staticmethod

@@ -67,8 +67,8 @@ class EffectsWriter:
         self._actor = actor
         self._public_url = public_url.rstrip("/")
         self.outbox = OutboxRepository(dialect)
-        self.contacts = ContactRepository(dialect)
-        self.states = StateStore(dialect, vault)
+        self.contacts = ContactRepository()
+        self.states = StateStore(vault)
         self.timers = TimerRepository(dialect, vault)
 
     def mint_link(self, effects: MessageEffects, purpose: str, now: float) -> str:

@@ -56,15 +56,14 @@ class InboxRepository:
     def __init__(self, dialect: str) -> None:
         lock = "FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
         # The worker's per-batch statements run on the driver (storage.sql.DriverSQL).
-        self._claim = DriverSQL(_CLAIM.format(lock=lock), dialect)
+        self._claim = DriverSQL(_CLAIM.format(lock=lock))
         self._waiting = DriverSQL(
-            "SELECT 1 FROM inbox WHERE status = 'todo' AND not_before <= :now LIMIT 1", dialect
+            "SELECT 1 FROM inbox WHERE status = 'todo' AND not_before <= :now LIMIT 1"
         )
         self._done = DriverSQL(
             "UPDATE inbox SET status = 'done', done_at = :now, worker_id = NULL, "
             "last_error = NULL, payload_enc = COALESCE(:payload, payload_enc) "
-            "WHERE id = :id AND status = 'doing' AND worker_id = :worker",
-            dialect,
+            "WHERE id = :id AND status = 'doing' AND worker_id = :worker"
         )
         self._retry = text(
             "UPDATE inbox SET status = :status, not_before = :not_before, worker_id = NULL, "

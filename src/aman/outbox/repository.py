@@ -89,54 +89,44 @@ class OutboxRepository:
         # Every message passes through these: on the driver (storage.sql.DriverSQL).
         self._waiting = DriverSQL(
             "SELECT 1 FROM outbox WHERE state = 'todo' AND next_attempt_at <= :now "
-            "AND phone_number_id IN ({numbers}) LIMIT 1",
-            dialect,
+            "AND phone_number_id IN ({numbers}) LIMIT 1"
         )
-        self._claim = DriverSQL(_CLAIM.replace("{lock}", lock), dialect)
+        self._claim = DriverSQL(_CLAIM.replace("{lock}", lock))
         self._discover = DriverSQL(
-            "SELECT phone_number_id, MAX(id) FROM outbox WHERE id > :after "
-            "GROUP BY phone_number_id",
-            dialect,
+            "SELECT phone_number_id, MAX(id) FROM outbox WHERE id > :after GROUP BY phone_number_id"
         )
         self._insert = DriverSQL(
             "INSERT INTO outbox (tenant, phone_number_id, ref, inbox_id, seq, kind, contact_ix, "
             "body_enc, state, attempts, next_attempt_at, status_rank, created_at) "
             "VALUES (:tenant, :phone_number_id, :ref, :inbox_id, :seq, :kind, :contact_ix, "
             ":body_enc, :state, :attempts, :next_attempt_at, :status_rank, :created_at) "
-            "ON CONFLICT (inbox_id, seq, kind) DO NOTHING",
-            dialect,
+            "ON CONFLICT (inbox_id, seq, kind) DO NOTHING"
         )
         self._insert_attempt = DriverSQL(
             "INSERT INTO send_attempts (outbox_id, attempt, at, outcome, http_status, "
             "error_code, latency_ms) VALUES (:outbox_id, :attempt, :at, :outcome, "
-            ":http_status, :error_code, :latency_ms)",
-            dialect,
+            ":http_status, :error_code, :latency_ms)"
         )
         self._sent = DriverSQL(
             "UPDATE outbox SET state = 'sent', wamid = COALESCE(wamid, :wamid), "
             "sent_at = COALESCE(sent_at, :at), worker_id = NULL WHERE id = :id "
-            "AND state <> 'failed'",
-            dialect,
+            "AND state <> 'failed'"
         )
         self._retry = DriverSQL(
             "UPDATE outbox SET state = 'todo', next_attempt_at = :next, worker_id = NULL, "
-            "error_code = :code, error_title = :title WHERE id = :id AND state = 'sending'",
-            dialect,
+            "error_code = :code, error_title = :title WHERE id = :id AND state = 'sending'"
         )
         self._failed = DriverSQL(
             "UPDATE outbox SET state = 'failed', worker_id = NULL, error_code = :code, "
-            "error_title = :title WHERE id = :id AND state = 'sending'",
-            dialect,
+            "error_title = :title WHERE id = :id AND state = 'sending'"
         )
         self._uncertain = DriverSQL(
             "UPDATE outbox SET state = 'uncertain', worker_id = NULL, reconcile_by = :next "
-            "WHERE id = :id AND state = 'sending'",
-            dialect,
+            "WHERE id = :id AND state = 'sending'"
         )
         self._fallback = DriverSQL(
             "UPDATE outbox SET state = 'todo', body_enc = :body, next_attempt_at = :at, "
-            "worker_id = NULL, error_code = :code WHERE id = :id AND state = 'sending'",
-            dialect,
+            "worker_id = NULL, error_code = :code WHERE id = :id AND state = 'sending'"
         )
         self._own_sending = text(
             "SELECT id FROM outbox WHERE state = 'sending' AND worker_id = :worker"

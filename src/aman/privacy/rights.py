@@ -456,13 +456,11 @@ class DataRights:
         return len(due)
 
 
-# Built once: the inbox worker reads it for every batch.
 # The inbox worker asks for every batch: on the driver (storage.sql.DriverSQL).
-_PENDING_KINDS_SQL = (
+_PENDING_KINDS = DriverSQL(
     "SELECT contact_ix, kind FROM privacy_requests "
     "WHERE tenant = :tenant AND contact_ix IN ({ixs}) AND status = 'pending'"
 )
-_PENDING_KINDS = {d: DriverSQL(_PENDING_KINDS_SQL, d) for d in ("sqlite", "postgresql")}
 
 
 def record_request(
@@ -508,8 +506,7 @@ def pending_kinds(conn: Connection, tenant: str, contact_ixs: Iterable[str]) -> 
     out: dict[str, set[str]] = {}
     if not ixs:
         return out
-    query = _PENDING_KINDS[conn.dialect.name]
-    for ix, kind in query.rows(conn, {"tenant": tenant, "ixs": ixs}):
+    for ix, kind in _PENDING_KINDS.rows(conn, {"tenant": tenant, "ixs": ixs}):
         out.setdefault(str(ix), set()).add(str(kind))
     return out
 

@@ -23,74 +23,70 @@ class DriverSQL:
     on this machine (cache key, parameter processing, result metadata), the
     driver's own execute about 5 µs, and at low rates every message pays for a
     dozen statements alone.  The statement runs in ``conn``'s open transaction.
-    SQL uses ``:name`` parameters (rewritten once for psycopg) and ``{name}`` for
-    a list parameter, expanded to one placeholder per value (``IN ({ixs})``).
-    Values must be plain driver types (str, int, float, bytes, bool, None), and
-    rows come back as tuples.
+    SQL uses ``:name`` parameters (rewritten for psycopg when run on PostgreSQL)
+    and ``{name}`` for a list parameter, expanded to one placeholder per value
+    (``IN ({ixs})``); each rendering is made once and kept.  Values must be plain
+    driver types (str, int, float, bytes, bool, None), and rows come back as tuples.
     """
 
-    def __init__(self, sql: str, dialect: str) -> None:
+    def __init__(self, sql: str) -> None:
         self._sql = " ".join(sql.split())
-        self._pg = dialect == "postgresql"
         self._lists = _LIST.findall(self._sql)
-        self._by_sizes: dict[tuple[int, ...], str] = {}
-        self._plain = self._render(()) if not self._lists else ""
+        self._rendered: dict[tuple[bool, tuple[int, ...]], str] = {}
 
-    def _render(self, sizes: tuple[int, ...]) -> str:
+    def _render(self, pg: bool, sizes: tuple[int, ...]) -> str:
         sql = self._sql
         for name, size in zip(self._lists, sizes, strict=True):
             marks = ", ".join(f":{name}_{i}" for i in range(size)) or "NULL"
             sql = sql.replace("{" + name + "}", marks)
-        return _NAMED.sub(r"%(\1)s", sql) if self._pg else sql
+        return _NAMED.sub(r"%(\1)s", sql) if pg else sql
 
-    def _bind(self, params: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
-        if not self._lists:
-            return self._plain, params
-        flat = dict(params)
-        sizes = []
-        for name in self._lists:
-            values = flat.pop(name)
-            sizes.append(len(values))
-            flat.update({f"{name}_{i}": v for i, v in enumerate(values)})
-        key = tuple(sizes)
-        sql = self._by_sizes.get(key)
+    def _bind(self, conn: Connection, params: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+        flat = params
+        sizes: tuple[int, ...] = ()
+        if self._lists:
+            flat = dict(params)
+            for name in self._lists:
+                values = flat.pop(name)
+                sizes += (len(values),)
+                flat.update({f"{name}_{i}": v for i, v in enumerate(values)})
+        key = (conn.dialect.name == "postgresql", sizes)
+        sql = self._rendered.get(key)
         if sql is None:
-            sql = self._by_sizes[key] = self._render(key)
+            sql = self._rendered[key] = self._render(*key)
         return sql, flat
+
+    def _execute(self, conn: Connection, params: Mapping[str, Any], fetch: bool) -> Any:
+        sql, flat = self._bind(conn, params)
+        cur = _cursor(conn)
+        try:
+            cur.execute(sql, flat)
+            return list(cur.fetchall()) if fetch else int(cur.rowcount)
+        except conn.dialect.loaded_dbapi.Error as e:
+            raise _wrapped(conn, e, sql, flat, cur) from e
+        finally:
+            cur.close()
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run it and fetch every row."""
-        sql, flat = self._bind(params)
-        cur = _cursor(conn)
-        try:
-            cur.execute(sql, flat)
-            return list(cur.fetchall())
-        except conn.dialect.loaded_dbapi.Error as e:
-            raise _wrapped(conn, e, sql, flat, cur) from e
-        finally:
-            cur.close()
+        rows: list[tuple[Any, ...]] = self._execute(conn, params, fetch=True)
+        return rows
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run it; the number of rows it changed."""
-        sql, flat = self._bind(params)
-        cur = _cursor(conn)
-        try:
-            cur.execute(sql, flat)
-            return int(cur.rowcount)
-        except conn.dialect.loaded_dbapi.Error as e:
-            raise _wrapped(conn, e, sql, flat, cur) from e
-        finally:
-            cur.close()
+        count: int = self._execute(conn, params, fetch=False)
+        return count
 
     def many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
         """Run it once per parameter set (no list parameters)."""
         if not params:
             return
+        sql, _ = self._bind(conn, {})
         cur = _cursor(conn)
         try:
-            cur.executemany(self._plain, params)
+            cur.executemany(sql, params)
         except conn.dialect.loaded_dbapi.Error as e:
-            raise _wrapped(conn, e, self._plain, params, cur) from e
+            raise _wrapped(conn, e, sql, params, cur) from e
         finally:
             cur.close()
 

@@ -39,26 +39,18 @@ _PENDING = "aman_pending_contact_keys"  # Connection.info: keys created in an op
 _CACHE_SIZE = 20_000  # contact keys kept unwrapped in memory (least recently used evicted)
 _LISTENED: weakref.WeakSet[Engine] = weakref.WeakSet()
 # Built once: the inbox worker looks keys up (and creates them) for every new customer.
-_KEYS_OF = {
-    dialect: DriverSQL(
-        "SELECT key_id, wrapped, purpose, created_at, subject FROM data_keys "
-        "WHERE tenant = :tenant AND subject IN ({subjects})",
-        dialect,
-    )
-    for dialect in ("sqlite", "postgresql")
-}
+_KEYS_OF = DriverSQL(
+    "SELECT key_id, wrapped, purpose, created_at, subject FROM data_keys "
+    "WHERE tenant = :tenant AND subject IN ({subjects})"
+)
 _KEY_OF = select(DataKeyRow).where(
     DataKeyRow.tenant == bindparam("tenant"), DataKeyRow.subject == bindparam("subject")
 )
-_INSERT_KEY = {
-    dialect: DriverSQL(
-        "INSERT INTO data_keys (key_id, tenant, purpose, wrapped, provider_key_id, active, "
-        "created_at, subject) VALUES (:key_id, :tenant, :purpose, :wrapped, :provider_key_id, "
-        ":active, :created_at, :subject) ON CONFLICT (tenant, subject) DO NOTHING",
-        dialect,
-    )
-    for dialect in ("sqlite", "postgresql")
-}
+_INSERT_KEY = DriverSQL(
+    "INSERT INTO data_keys (key_id, tenant, purpose, wrapped, provider_key_id, active, "
+    "created_at, subject) VALUES (:key_id, :tenant, :purpose, :wrapped, :provider_key_id, "
+    ":active, :created_at, :subject) ON CONFLICT (tenant, subject) DO NOTHING"
+)
 
 
 class _KeyRow(NamedTuple):
@@ -215,8 +207,7 @@ class Vault:
         todo = sorted(missing)
         for i in range(0, len(todo), 500):
             chunk = todo[i : i + 500]
-            query = _KEYS_OF[conn.dialect.name]
-            for found in query.rows(conn, {"tenant": self.tenant, "subjects": chunk}):
+            for found in _KEYS_OF.rows(conn, {"tenant": self.tenant, "subjects": chunk}):
                 row = _KeyRow(*found)
                 self._adopt(row)
                 missing.discard(str(row.subject))
@@ -328,7 +319,7 @@ class Vault:
             "created_at": wrapped.created_at,
             "subject": contact_ix,
         }
-        inserted = _INSERT_KEY[conn.dialect.name].run(conn, values)
+        inserted = _INSERT_KEY.run(conn, values)
         # PostgreSQL reports rowcount -1 for this INSERT: then the stored row tells whose it is.
         winner = (
             None

@@ -142,8 +142,7 @@ class Ingestor:
             "payload_enc, msg_ts, received_at, status, attempts, not_before) "
             "VALUES (:tenant, :phone_number_id, :wamid, :contact_ix, :msg_type, :payload_enc, "
             ":msg_ts, :received_at, :status, :attempts, :not_before) "
-            "ON CONFLICT (wamid) DO NOTHING",
-            dialect,
+            "ON CONFLICT (wamid) DO NOTHING"
         )
         self._ins_status = insert_ignore(dialect, StatusEvent, ["wamid", "status"])
         self._ins_event = insert_ignore(dialect, WebhookEvent, ["event_key"])
