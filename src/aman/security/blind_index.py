@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from aman.security.crypto import KEY_LEN, CryptoError
+from aman.security.keyed_mac import KeyedMac
 
 __all__ = [
     "BlindIndex",
@@ -95,32 +96,32 @@ class BlindIndex:
     log tags so one can never be matched against another.
     """
 
-    __slots__ = ("_key", "_length")
+    __slots__ = ("_length", "_log", "_msisdn", "_text")
 
     def __init__(self, key: bytes, *, length: int = 16) -> None:
         if not isinstance(key, bytes) or len(key) < KEY_LEN:
             raise InvalidIdentifierError(f"blind index key must be at least {KEY_LEN} bytes")
         if not 8 <= length <= 32:
             raise InvalidIdentifierError("blind index length must be 8-32 bytes")
-        self._key = key
         self._length = length
+        # The key and each domain are absorbed once (security.keyed_mac).
+        self._msisdn = KeyedMac(key, b"aman-bidx-v1:msisdn:")
+        self._text = KeyedMac(key, b"aman-bidx-v1:text:")
+        self._log = KeyedMac(key, b"aman-bidx-v1:log:")
 
     def __repr__(self) -> str:
         return f"BlindIndex(length={self._length})"
 
-    def _mac(self, domain: bytes, value: str) -> bytes:
-        return hmac.digest(self._key, domain + value.encode("utf-8"), "sha256")
-
     def digest(self, value: str) -> str:
         """Index digest of a phone number / wa_id (normalised with :func:`normalize_msisdn`)."""
-        return self._mac(b"aman-bidx-v1:msisdn:", normalize_msisdn(value))[: self._length].hex()
+        return self._msisdn.digest(normalize_msisdn(value).encode("utf-8"))[: self._length].hex()
 
     def digest_text(self, value: str) -> str:
         """Index digest of any other exact-match string (Unicode NFC, otherwise unchanged)."""
         if not isinstance(value, str):
             raise InvalidIdentifierError("value must be a string")
         norm = unicodedata.normalize("NFC", value)
-        return self._mac(b"aman-bidx-v1:text:", norm)[: self._length].hex()
+        return self._text.digest(norm.encode("utf-8"))[: self._length].hex()
 
     def matches(self, value: str, digest: str) -> bool:
         """Constant-time check that ``digest`` is this index's digest of phone ``value``."""
@@ -136,7 +137,7 @@ class BlindIndex:
             norm = normalize_msisdn(value)
         except InvalidIdentifierError:
             norm = unicodedata.normalize("NFC", value) if isinstance(value, str) else repr(value)
-        return self._mac(b"aman-bidx-v1:log:", norm)[:_LOG_TAG_BYTES].hex()
+        return self._log.digest(norm.encode("utf-8"))[:_LOG_TAG_BYTES].hex()
 
 
 def mask_id(value: str) -> str:
