@@ -11,6 +11,7 @@ __all__ = ["render"]
 TARGET_INGEST = 5000.0
 TARGET_ECHO = 1000.0
 TARGET_P99_MS = 20.0
+TARGET_PEER_RATIO = 3.0  # sustained echo, aman over pywa in the same run
 
 
 def _f(value: Any, digits: int = 1) -> str:
@@ -206,6 +207,13 @@ def _targets(data: dict[str, Any]) -> list[str]:
             p99 = at200["e2e_latency_ms"]["p99"]
             rows.append(("echo p99 ≤ 20 ms at 200 messages/s", f"{_f(p99, 2)} ms",
                          "met" if p99 is not None and p99 <= TARGET_P99_MS else "**missed**"))
+    peer = data.get("echo_pywa_noread")
+    if echo and peer:
+        ours, theirs = echo["max_sustained_rate"], peer["max_sustained_rate"]
+        ratio = f"{ours / theirs:.1f}×" if theirs else "pywa sustained no rate"
+        rows.append(("sustained echo ≥ 3× pywa's in the same run (read receipts off)",
+                     f"{_f(ours, 0)}/s vs pywa {_f(theirs, 0)}/s: {ratio}",
+                     "met" if ours >= TARGET_PEER_RATIO * theirs else "**missed**"))
     echo_r = data.get("echo_aman_read")
     if echo_r:
         best = echo_r["max_sustained_rate"]

@@ -248,3 +248,11 @@ def test_report_renders_every_section_and_judges_targets() -> None:
     assert "| aman ingest ≥ 5,000 signed events/s, durably stored | 6,000/s" in text
     assert "echo p99 ≤ 20 ms at 200 messages/s | 12.00 ms | met" in text
     assert "**missed**" not in text
+    # With the peer in the run, the ratio is judged too: 1,000/s against 500/s is 2×.
+    data["echo_pywa_noread"] = {"target": "pywa", "mark_read": False, "max_sustained_rate": 500.0,
+                                "steps": [_step(500.0, **echo_extra)]}
+    text = render(orjson.loads(orjson.dumps(data)))
+    assert ("| sustained echo ≥ 3× pywa's in the same run (read receipts off) | "
+            "1,000/s vs pywa 500/s: 2.0× | **missed** |") in text
+    data["echo_pywa_noread"]["max_sustained_rate"] = 300.0
+    assert "1,000/s vs pywa 300/s: 3.3× | met |" in render(orjson.loads(orjson.dumps(data)))
