@@ -242,42 +242,54 @@ def _refine_rate(steps: list[dict[str, Any]]) -> float | None:
     return float(mid) if best < mid < min(failed) else None
 
 
+class Stepper:
+    """Which echo rate to run next: the planned rates, steps up, then one refining step.
+
+    After ``stop_after_fails`` failures in a row the planned rates left are skipped;
+    the refining step (midway between the best pass and the lowest failure above it)
+    still runs.
+    """
+
+    def __init__(self, plan: EchoPlan) -> None:
+        self.plan = plan
+        self.queue = list(plan.rates)
+        self.skipped: list[float] = []
+        self._extra = 0
+        self._refined = False
+        self._stopped = False
+
+    def next_rate(self, steps: list[dict[str, Any]]) -> float | None:
+        plan = self.plan
+        if (plan.stop_after_fails and not self._stopped
+                and _trailing_fails(steps) >= plan.stop_after_fails):
+            self._stopped = True
+            self.skipped.extend(self.queue)
+            self.queue.clear()
+        if not self.queue and steps:
+            nxt = None if self._stopped else _next_rate(steps, plan, self._extra)
+            if nxt is not None:
+                self._extra += 1
+                self.queue.append(nxt)
+            elif plan.refine and not self._refined and (mid := _refine_rate(steps)) is not None:
+                self._refined = True
+                self.queue.append(mid)
+        return self.queue.pop(0) if self.queue else None
+
+
 async def run_echo(ctx: BenchContext, target: str, plan: EchoPlan, *,
                    mark_read: bool) -> dict[str, Any]:
     """Echo bot end to end at stepped rates; replies matched at the simulator."""
     name = f"{target}-{'read' if mark_read else 'noread'}"
     stack = _EchoStack(ctx, target, mark_read, name)
     steps: list[dict[str, Any]] = []
+    stepper = Stepper(plan)
     try:
         await stack.start_sim()
         await stack.start_server()
         assert stack.sim is not None
         async with SimClient(stack.sim.port) as sim_api:
-            queue = list(plan.rates)
-            skipped: list[float] = []
-            stopped = False
-            extra = 0
-            refined = False
             dirty = False
-            for _ in range(len(plan.rates) + plan.max_extra_steps + 2):
-                if not queue:
-                    nxt = _next_rate(steps, plan, extra) if steps else None
-                    if nxt is not None:
-                        extra += 1
-                        queue.append(nxt)
-                    elif plan.refine and not refined and (mid := _refine_rate(steps)) is not None:
-                        refined = True
-                        queue.append(mid)
-                    else:
-                        break
-                fails = _trailing_fails(steps)
-                if plan.stop_after_fails and fails >= plan.stop_after_fails and not stopped:
-                    # The planned rates above two failures are skipped; refining still runs.
-                    stopped = True
-                    skipped.extend(queue)
-                    queue.clear()
-                    continue
-                rate = queue.pop(0)
+            while (rate := stepper.next_rate(steps)) is not None:
                 if dirty:
                     await stack.restart_server()
                 summary = await _echo_step(ctx, stack, sim_api, rate, plan.duration,
@@ -294,7 +306,7 @@ async def run_echo(ctx: BenchContext, target: str, plan: EchoPlan, *,
     sustained = [s["offered_rate"] for s in steps if s["sustained"]]
     result = {"target": target, "mark_read": mark_read, "steps": steps,
               "max_sustained_rate": max(sustained) if sustained else 0.0,
-              "restarts": stack.restarts, "skipped_rates": skipped}
+              "restarts": stack.restarts, "skipped_rates": stepper.skipped}
     ctx.save(f"echo-{name}", result)
     return result
 

@@ -11,7 +11,7 @@ import pytest
 from bench.bare_server import BareWebhook
 from bench.generator import NO_ANSWER, NOT_SENT, OpenLoopClient
 from bench.report import render
-from bench.scenarios import EchoPlan, _next_rate, _refine_rate, _trailing_fails
+from bench.scenarios import EchoPlan, Stepper, _next_rate, _refine_rate, _trailing_fails
 from bench.stats import latency_summary, share_within
 from bench.workload import build_workload, users_for
 
@@ -203,6 +203,27 @@ def test_stepping_finds_the_refine_point_and_counts_fails() -> None:
     assert _next_rate(refined, plan, 0) is None
     assert _next_rate(steps[:2], plan, 0) == 1500.0
     assert _next_rate(steps[:2], plan, 2) is None
+
+
+def _walk(plan: EchoPlan, capacity: float) -> tuple[list[float], list[float]]:
+    """The rates a run tries against a server that sustains up to ``capacity``."""
+    stepper, steps = Stepper(plan), []
+    while (rate := stepper.next_rate(steps)) is not None:
+        steps.append({"offered_rate": rate, "sustained": rate <= capacity})
+    return [s["offered_rate"] for s in steps], stepper.skipped
+
+
+def test_stepper_skips_planned_rates_after_two_fails_but_still_refines() -> None:
+    rates = [100.0, 200.0, 500.0, 1000.0, 1500.0, 2000.0]
+    plan = EchoPlan(rates, 1.0, extend_step=500.0, max_extra_steps=3, refine=True,
+                    stop_after_fails=2)
+    # The two failures are the last planned rates: the refining step still runs.
+    assert _walk(plan, 1250.0) == ([*rates, 1250.0], [])
+    # Two failures with a planned rate left: that one is skipped, the refine runs.
+    assert _walk(plan, 600.0) == ([100.0, 200.0, 500.0, 1000.0, 1500.0, 750.0], [2000.0])
+    # Everything passes: steps up by 500 three times, then refines below the failure.
+    assert _walk(plan, 3200.0) == ([*rates, 2500.0, 3000.0, 3500.0, 3250.0], [])
+    assert _walk(plan, 50.0) == ([100.0, 200.0], [500.0, 1000.0, 1500.0, 2000.0])
 
 
 def _step(rate: float, **extra: Any) -> dict[str, Any]:
