@@ -186,3 +186,32 @@ async def test_signature_failure_storm_is_detected_and_nothing_is_stored(tmp_pat
         assert source.details["address"] == "127.0.0.x" and "127.0.0.1" not in source.subject
         assert storm.severity in ("high", "critical")
         assert scalar(st, "select count(*) from inbox") == 0
+
+
+async def test_handled_texts_are_scanned_once_even_when_meta_redelivers(
+    tmp_path: Path, db_url: str
+) -> None:
+    # The inbox worker hands each handled text to the monitor's scan, after its commit:
+    # a webhook delivered twice is stored, handled and scanned once.
+    victim, target = "6281234500077", "6281234500088"
+    report = "tadi ada yg ngaku CS minta PIN saya 123456, ini penipuan ya?"
+    phish = "Akun anda diblokir, verifikasi di http://bca-verifikasi.xyz/login sekarang"
+    async with monitored(tmp_path, db_url=db_url) as (st, monitor, _gated):
+        t0 = time.monotonic()
+        for wamid, wa, body in (("wamid.RPT1", victim, report), ("wamid.PH1", target, phish)):
+            signed = text_body(wamid, wa, body)
+            assert (await post(st, signed))[0] == 200
+            assert (await post(st, signed))[0] == 200  # Meta's redelivery
+        report_alert = await alert_within(monitor, "fraud_report", t0, "fraud report")
+        phish_alert = await alert_within(monitor, "phishing_inbound", t0, "phishing text")
+        vault = st.runtime.vault
+        assert report_alert.subject == f"contact:{vault.contact_index(victim)}"
+        assert phish_alert.subject == f"contact:{vault.contact_index(target)}"
+        assert scalar(st, "select count(*) from inbox") == 2
+        await until(lambda: len(monitor.fraud.list("default")) == 1, what="the stored report")
+        (stored,) = monitor.fraud.list("default")
+        # Scanned as stored: the PIN was redacted before the scan ever saw the text.
+        assert "penipuan" in stored.text and "123456" not in stored.text
+        await asyncio.sleep(0.5)  # a second scan of the redelivery would show by now
+        assert len(monitor.fraud.list("default")) == 1
+        assert len(monitor.alerts.list("default", kind="phishing_inbound")) == 1

@@ -186,6 +186,7 @@ class Runtime:
                 mark_read=s.mark_read,
                 poll_seconds=s.poll_seconds,
                 on_outbox=self._wake_sender,
+                on_text=self._scan_text,
                 audit=self.audit,
                 public_url=s.public_url,
             )
@@ -238,15 +239,12 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self.listener.run(self._stop)))
 
     def _observe(self, parsed: ParsedWebhook, contacts: Sequence[str], now: float) -> None:
-        """Feed the anomaly detectors (cheap; text scanning is queued)."""
-        observe_webhook(
-            self.monitor,
-            self.settings.tenant,
-            parsed,
-            contacts,
-            now,
-            own_domains=self.settings.allowed_domains,
-        )
+        """Feed the anomaly detectors (cheap; texts are scanned by the inbox worker)."""
+        observe_webhook(self.monitor, self.settings.tenant, parsed, contacts, now)
+
+    def _scan_text(self, tenant: str, contact_ix: str, text: str, now: float) -> None:
+        """Queue a handled customer text for the monitor's scan (inbox worker thread)."""
+        self.monitor.inbound_text(tenant, contact_ix, text, self.settings.allowed_domains, now)
 
     def _send_failed(self, phone_number_id: str, code: int | None) -> None:
         self.monitor.delivery_status(

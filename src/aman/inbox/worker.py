@@ -8,7 +8,9 @@ replies (outbox rows), the read receipts, the new conversation states and the
 contacts.  A crash between the two leaves the claims orphaned; the reaper
 returns them to 'todo' and they are handled again, and because the outbox rows
 only ever exist together with 'done', every message gets exactly one set of
-replies.
+replies.  After the completion commits, each handled customer text goes to
+``on_text`` (the monitor's phishing and fraud-report scan): once per message,
+as stored (secrets redacted).
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ from aman.privacy.rights import pending_kinds
 from aman.storage.db import PinnedConnection
 from aman.storage.vault import Vault
 
-__all__ = ["RETRY_DELAYS", "InboxWorker"]
+__all__ = ["RETRY_DELAYS", "InboxWorker", "TextHook"]
 
 log = logging.getLogger(__name__)
 
+# Sees each handled customer text after its commit: (tenant, contact_ix, text, now).
+TextHook = Callable[[str, str, str, float], None]
 # Seconds before handling a message again after the bot raised; then it is parked.
 RETRY_DELAYS = (1.0, 5.0, 30.0, 120.0)
 
@@ -60,6 +64,7 @@ class InboxWorker:
         mark_read: bool = True,
         poll_seconds: float = 1.0,
         on_outbox: Callable[[], None] | None = None,
+        on_text: TextHook | None = None,
         audit: AuditService | None = None,
         public_url: str = "http://127.0.0.1:8080",
         clock: Callable[[], float] = time.time,
@@ -72,6 +77,7 @@ class InboxWorker:
         self._mark_read = mark_read
         self._poll = poll_seconds
         self._on_outbox = on_outbox
+        self._on_text = on_text
         self._clock = clock
         self._inbox = InboxRepository(dialect)
         self._audit = audit
@@ -196,7 +202,21 @@ class InboxWorker:
             metrics.INBOX_PROCESSED.labels("error").inc(len(failed))
         metrics.INBOX_PROCESSED.labels("done").inc(len(owned))
         self.processed += len(owned)
+        if self._on_text is not None:
+            self._texts_handled(self._on_text, owned, now)
         return len(claimed)
+
+    @staticmethod
+    def _texts_handled(hook: TextHook, handled: list[MessageEffects], now: float) -> None:
+        """Hand each committed customer text to ``hook``; its failure never fails the batch."""
+        for fx in handled:
+            incoming = fx.incoming
+            if incoming.type == "event" or not incoming.text:
+                continue
+            try:
+                hook(fx.msg.tenant, fx.msg.contact_ix, incoming.text, now)
+            except Exception as exc:  # noqa: BLE001 - monitoring must not stop the inbox
+                log.warning("inbox worker: text hook failed: %s", type(exc).__name__)
 
     def _load(self, conn: Connection, claimed: list[ClaimedMessage]) -> _Loaded:
         """What handling ``claimed`` needs, read in the claim transaction ``conn``."""

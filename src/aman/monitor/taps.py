@@ -1,8 +1,11 @@
 """Ready-made connections between the platform and the ``Monitor``.
 
 ``observe_webhook`` turns one parsed webhook into monitor events (messages,
-texts, delivery statuses, quality updates); call it from ingest after the durable
-write, with the blind index ingest already computed for each message.
+delivery statuses, quality updates); call it from ingest after the durable
+write, with the blind index ingest already computed for each message.  Texts are
+not scanned here but by the inbox worker, once per handled message
+(``Monitor.inbound_text``): the receiver stays lean, and a redelivered webhook is
+not scanned twice.
 ``GatedBot`` wraps any bot so a quarantined contact gets no bot replies and a
 throttled one at most its per-minute budget; it needs no change in the inbox
 worker (the opt-out keyword STOP still works: the worker handles it itself).
@@ -28,18 +31,13 @@ def observe_webhook(
     parsed: ParsedWebhook,
     contacts: Sequence[str],
     now: float,
-    *,
-    own_domains: Sequence[str] = (),
-    texts: bool = True,
 ) -> None:
-    """Report everything in ``parsed`` to the monitor (cheap; scanning is queued).
+    """Report everything in ``parsed`` to the monitor (cheap, in memory).
 
     ``contacts[i]`` is the contact_ix (blind index) of ``parsed.messages[i]``.
     """
     for msg, ix in zip(parsed.messages, contacts, strict=True):
         monitor.inbound_message(tenant, msg.phone_number_id, ix, now)
-        if texts and msg.text:
-            monitor.inbound_text(tenant, ix, msg.text, own_domains, now)
     for st in parsed.statuses:
         code = st.errors[0].code if st.errors else None
         monitor.delivery_status(tenant, st.phone_number_id, st.status, code, now)
