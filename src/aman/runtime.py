@@ -242,9 +242,9 @@ class Runtime:
         """Feed the anomaly detectors (cheap; texts are scanned by the inbox worker)."""
         observe_webhook(self.monitor, self.settings.tenant, parsed, contacts, now)
 
-    def _scan_text(self, tenant: str, contact_ix: str, text: str, now: float) -> None:
+    def _scan_text(self, tenant: str, contact_ix: str, text: str, ts: float) -> None:
         """Queue a handled customer text for the monitor's scan (inbox worker thread)."""
-        self.monitor.inbound_text(tenant, contact_ix, text, self.settings.allowed_domains, now)
+        self.monitor.inbound_text(tenant, contact_ix, text, self.settings.allowed_domains, ts)
 
     def _send_failed(self, phone_number_id: str, code: int | None) -> None:
         self.monitor.delivery_status(

@@ -43,7 +43,7 @@ __all__ = ["RETRY_DELAYS", "InboxWorker", "TextHook"]
 
 log = logging.getLogger(__name__)
 
-# Sees each handled customer text after its commit: (tenant, contact_ix, text, now).
+# Sees each handled customer text after its commit: (tenant, contact_ix, text, received at).
 TextHook = Callable[[str, str, str, float], None]
 # Seconds before handling a message again after the bot raised; then it is parked.
 RETRY_DELAYS = (1.0, 5.0, 30.0, 120.0)
@@ -203,18 +203,18 @@ class InboxWorker:
         metrics.INBOX_PROCESSED.labels("done").inc(len(owned))
         self.processed += len(owned)
         if self._on_text is not None:
-            self._texts_handled(self._on_text, owned, now)
+            self._texts_handled(self._on_text, owned)
         return len(claimed)
 
     @staticmethod
-    def _texts_handled(hook: TextHook, handled: list[MessageEffects], now: float) -> None:
+    def _texts_handled(hook: TextHook, handled: list[MessageEffects]) -> None:
         """Hand each committed customer text to ``hook``; its failure never fails the batch."""
         for fx in handled:
             incoming = fx.incoming
             if incoming.type == "event" or not incoming.text:
                 continue
             try:
-                hook(fx.msg.tenant, fx.msg.contact_ix, incoming.text, now)
+                hook(fx.msg.tenant, fx.msg.contact_ix, incoming.text, fx.msg.received_at)
             except Exception as exc:  # noqa: BLE001 - monitoring must not stop the inbox
                 log.warning("inbox worker: text hook failed: %s", type(exc).__name__)
 
