@@ -44,9 +44,9 @@ def _plans(quick: bool) -> dict[str, Any]:
     rates = [100.0, 200.0, 500.0, 1000.0, 1500.0, 2000.0]
     return {
         "ingest": ([1000.0, 2000.0, 4000.0, 6000.0, 8000.0], 10.0),
-        "echo": EchoPlan(rates, 15.0, extend_step=500.0, max_extra_steps=3, refine=True,
+        "echo": EchoPlan(rates, 15.0, extend_step=500.0, max_extra_steps=3, refine=3,
                          stop_after_fails=2, stall_s=8.0, max_drain_s=30.0),
-        "pywa": EchoPlan(rates, 15.0, refine=True, stop_after_fails=2, stall_s=8.0,
+        "pywa": EchoPlan(rates, 15.0, refine=3, stop_after_fails=2, stall_s=8.0,
                          max_drain_s=20.0),
         "overload": (20.0, 180.0),
     }

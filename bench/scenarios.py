@@ -131,7 +131,7 @@ class EchoPlan:
     duration: float
     extend_step: float = 0.0  # > 0: keep stepping up by this much while sustained
     max_extra_steps: int = 0
-    refine: bool = False  # one extra step between the last pass and the first fail
+    refine: int = 0  # up to this many bisecting steps between the best pass and a fail above
     stop_after_fails: int = 0  # > 0: skip the remaining rates after this many fails in a row
     ack_grace_s: float = 20.0  # how long to wait for the last webhook answers of a step
     stall_s: float = 3.0
@@ -243,11 +243,12 @@ def _refine_rate(steps: list[dict[str, Any]]) -> float | None:
 
 
 class Stepper:
-    """Which echo rate to run next: the planned rates, steps up, then one refining step.
+    """Which echo rate to run next: the planned rates, steps up, then refining steps.
 
     After ``stop_after_fails`` failures in a row the planned rates left are skipped;
-    the refining step (midway between the best pass and the lowest failure above it)
-    still runs.
+    the refining steps still run.  Each one is midway (on a 50/s grid) between the best
+    pass and the lowest failure above it, so a few of them bisect the edge: the peer's
+    rate then comes out at the same resolution as aman's, not at the plan's coarse steps.
     """
 
     def __init__(self, plan: EchoPlan) -> None:
@@ -255,7 +256,7 @@ class Stepper:
         self.queue = list(plan.rates)
         self.skipped: list[float] = []
         self._extra = 0
-        self._refined = False
+        self._refined = 0
         self._stopped = False
 
     def next_rate(self, steps: list[dict[str, Any]]) -> float | None:
@@ -270,8 +271,8 @@ class Stepper:
             if nxt is not None:
                 self._extra += 1
                 self.queue.append(nxt)
-            elif plan.refine and not self._refined and (mid := _refine_rate(steps)) is not None:
-                self._refined = True
+            elif self._refined < plan.refine and (mid := _refine_rate(steps)) is not None:
+                self._refined += 1
                 self.queue.append(mid)
         return self.queue.pop(0) if self.queue else None
 

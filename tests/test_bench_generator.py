@@ -226,6 +226,22 @@ def test_stepper_skips_planned_rates_after_two_fails_but_still_refines() -> None
     assert _walk(plan, 50.0) == ([100.0, 200.0], [500.0, 1000.0, 1500.0, 2000.0])
 
 
+def test_refining_steps_bisect_the_edge_on_a_50_per_second_grid() -> None:
+    rates = [100.0, 200.0, 500.0, 1000.0, 1500.0, 2000.0]
+    plan = EchoPlan(rates, 1.0, refine=3, stop_after_fails=2)
+    # A peer that sustains 640/s: 750 fails, 600 passes (625 on the grid), then 700 fails.
+    tried, skipped = _walk(plan, 640.0)
+    assert tried == [100.0, 200.0, 500.0, 1000.0, 1500.0, 750.0, 600.0, 700.0]
+    assert skipped == [2000.0]
+    # The bisection stops once no grid point is left between the pass and the failure.
+    assert _walk(EchoPlan([500.0, 550.0, 600.0], 1.0, refine=3), 560.0)[0] == [500.0, 550.0,
+                                                                              600.0]
+    # Stepping up first, then bisecting below the first failure above the last pass.
+    plan = EchoPlan(rates, 1.0, extend_step=500.0, max_extra_steps=3, refine=3,
+                    stop_after_fails=2)
+    assert _walk(plan, 2080.0)[0] == [*rates, 2500.0, 2250.0, 2100.0, 2050.0]
+
+
 def _step(rate: float, **extra: Any) -> dict[str, Any]:
     lat = {"count": 10, "p50": 1.0, "p90": 2.0, "p99": 3.0, "p999": 3.5, "max": 4.0, "mean": 1.5}
     step = {
