@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 from hypothesis import given, settings
@@ -24,6 +25,7 @@ from aman.security.crypto import (
     key_id_of,
     load_master_key,
     new_data_key,
+    random_bytes,
 )
 
 AAD = Aad("bank-a", "messages", "body", "42")
@@ -116,6 +118,37 @@ def test_blob_layout(keyring: Keyring) -> None:
 def test_nonces_are_fresh(keyring: Keyring) -> None:
     blobs = {keyring.seal(b"same", AAD) for _ in range(50)}
     assert len(blobs) == 50
+
+
+def test_random_bytes_are_fresh_and_sized() -> None:
+    draws = {random_bytes(12) for _ in range(1000)}
+    assert len(draws) == 1000 and {len(d) for d in draws} == {12}
+    keys = {new_data_key(f"k{i}").secret for i in range(100)}
+    assert len(keys) == 100 and {len(k) for k in keys} == {32}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_repeats_the_parents_nonces(keyring: Keyring) -> None:
+    # A DRBG state copied into a child by fork must not hand out the parent's next
+    # bytes: the same nonce under the same key would break AES-GCM.
+    random_bytes(12)  # the generator is in use before the fork
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        try:
+            os.write(write_end, random_bytes(32) + keyring.seal(b"x", AAD)[-29:-17])
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    child = b""
+    while chunk := os.read(read_end, 64):
+        child += chunk
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    parent = random_bytes(32) + keyring.seal(b"x", AAD)[-29:-17]
+    assert len(child) == 44
+    assert child[:32] != parent[:32]
+    assert child[32:] != parent[32:]  # the nonces of the two seals
 
 
 def test_every_flipped_byte_is_detected(keyring: Keyring) -> None:

@@ -16,7 +16,6 @@ transaction is only trusted by other transactions once that one commits.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import weakref
 from collections import OrderedDict
@@ -263,7 +262,7 @@ class Vault:
 
     def _new_contact_key(self) -> crypto.DataKey:
         key = crypto.new_data_key(
-            f"{CONTACT_KEY_PREFIX}{secrets.token_hex(12)}", crypto.PURPOSE_CONTACT
+            f"{CONTACT_KEY_PREFIX}{crypto.random_bytes(12).hex()}", crypto.PURPOSE_CONTACT
         )
         with self._lock:
             self.keyring.add(key)
