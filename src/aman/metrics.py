@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
@@ -12,6 +14,7 @@ __all__ = [
     "WEBHOOK_ITEMS",
     "WEBHOOK_RESULTS",
     "WEBHOOK_VERIFY_FAILED",
+    "child",
 ]
 
 WEBHOOK_RESULTS = Counter("aman_webhook_requests_total", "Webhook POSTs by outcome", ["outcome"])
@@ -31,3 +34,10 @@ SEND_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 OUTBOX_QUEUE = Gauge("aman_outbox_in_flight", "Graph API requests in flight")
+
+
+@lru_cache(maxsize=256)
+def child(metric: Counter, *labels: str) -> Counter:
+    """``metric.labels(*labels)``, looked up once: ``labels()`` takes a lock and checks
+    its arguments on every call, and the hot path counts every message."""
+    return metric.labels(*labels)

@@ -200,7 +200,7 @@ class InboxWorker:
         if failed:
             log.warning("inbox worker: %d message(s) failed in the bot", len(failed))
             metrics.INBOX_PROCESSED.labels("error").inc(len(failed))
-        metrics.INBOX_PROCESSED.labels("done").inc(len(owned))
+        metrics.child(metrics.INBOX_PROCESSED, "done").inc(len(owned))
         self.processed += len(owned)
         if self._on_text is not None:
             self._texts_handled(self._on_text, owned)

@@ -341,7 +341,7 @@ class Sender:
             result = await self._graph.send(row.phone_number_id, orjson.dumps(body))
         metrics.SEND_LATENCY.observe(result.latency_ms / 1000.0)
         decision = classify(result)
-        metrics.SEND_RESULTS.labels(row.kind, decision).inc()
+        metrics.child(metrics.SEND_RESULTS, row.kind, decision).inc()
         now = self._clock()
 
         def outcome(kind: str, **extra: Any) -> SendOutcome:

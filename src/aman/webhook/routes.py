@@ -174,6 +174,6 @@ class WebhookApp:
             metrics.WEBHOOK_RESULTS.labels("kept_aside").inc()
             await _respond(send, 200, b"OK")
             return
-        metrics.WEBHOOK_RESULTS.labels("stored").inc()
+        metrics.child(metrics.WEBHOOK_RESULTS, "stored").inc()
         metrics.WEBHOOK_ITEMS.inc(len(parsed.messages) + len(parsed.statuses) + len(parsed.events))
         await _respond(send, 200, b"OK")
