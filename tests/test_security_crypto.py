@@ -87,6 +87,14 @@ def test_aad_encoding_is_unambiguous() -> None:
     assert Aad("a", "b", "c", "d").encode() != Aad("a", "b", "d", "c").encode()
 
 
+def test_aad_encoding_is_the_stored_format() -> None:
+    # Every stored blob was sealed with this layout: changing it makes them unreadable.
+    assert Aad("bank-a", "inbox", "payload", "wamid.Ü1").encode() == (
+        b"aman-aad-v1" + b"\0\0\0\x06bank-a" + b"\0\0\0\x05inbox" + b"\0\0\0\x07payload"
+        + b"\0\0\0\x09" + "wamid.Ü1".encode()
+    )
+
+
 @pytest.mark.parametrize("field", ["tenant", "table", "column", "row"])
 def test_aad_rejects_empty_fields(field: str) -> None:
     values = {"tenant": "t", "table": "m", "column": "c", "row": "1", field: ""}

@@ -37,6 +37,7 @@ import ssl
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
@@ -233,9 +234,14 @@ class Aad:
 
     def encode(self) -> bytes:
         """Unambiguous byte encoding: a version tag, then each field length-prefixed."""
-        return _AAD_PREFIX + _length_prefixed(
-            self.tenant.encode(), self.table.encode(), self.column.encode(), self.row.encode()
-        )
+        row = self.row.encode()
+        return _aad_head(self.tenant, self.table, self.column) + len(row).to_bytes(4, "big") + row
+
+
+@lru_cache(maxsize=1024)
+def _aad_head(tenant: str, table: str, column: str) -> bytes:
+    """The encoding of an :class:`Aad` up to its row: the same for every row of a column."""
+    return _AAD_PREFIX + _length_prefixed(tenant.encode(), table.encode(), column.encode())
 
 
 @dataclass(frozen=True, slots=True)
