@@ -126,9 +126,13 @@ async def test_a_sender_judged_dead_gives_up_the_rows_it_had_claimed(
         await st.simulator.wait_for_sent(1, 10)
         first = st.runtime.worker_id
         incarnation = st.runtime.incarnation
+        # The first reply's result is recorded and the other two are claimed. ('sending'
+        # alone could count the first reply before its result commits, with the third
+        # row not yet claimed: that one would then be claimed after the re-registration.)
         await until(
-            lambda: scalar(st, "select count(*) from outbox where state = 'sending'") == 2,
-            what="two claims waiting",
+            lambda: rows(st, "select state, count(*) from outbox group by state order by state")
+            == [("sending", 2), ("sent", 1)],
+            what="one sent, two claims waiting",
         )
         # A peer judged us dead (we stalled): our row goes, the claims are reconciled.
         with st.runtime.engine.begin() as conn:
@@ -165,8 +169,9 @@ async def test_a_sender_that_stalled_past_its_heartbeat_does_not_send_what_it_ha
             assert (await st.phone.send_text(user, f"halo {user}")).status == 200
         await st.simulator.wait_for_sent(1, 10)
         await until(
-            lambda: scalar(st, "select count(*) from outbox where state = 'sending'") == 2,
-            what="two claims waiting",
+            lambda: rows(st, "select state, count(*) from outbox group by state order by state")
+            == [("sending", 2), ("sent", 1)],
+            what="one sent, two claims waiting",
         )
         judged_dead = st.runtime.incarnation
         # The event loop stalls (a blocking call, a long pause).  Meanwhile a peer judges
