@@ -75,6 +75,22 @@ def paced_stack(tmp_path: Path, db_url: str) -> DemoStack:
     )
 
 
+async def one_sent_two_claimed(st: DemoStack) -> None:
+    """Wait until the first reply's result is recorded and the other two rows are claimed.
+
+    Counting 'sending' alone could include the first reply before its result commits,
+    with the third row not claimed yet: that row would then be claimed after a
+    re-registration and rightly be sent without reconciliation.
+    """
+    await until(
+        lambda: (
+            rows(st, "select state, count(*) from outbox group by state order by state")
+            == [("sending", 2), ("sent", 1)]
+        ),
+        what="one sent, two claims waiting",
+    )
+
+
 async def uncertain_send(st: DemoStack, user: str, *, meta_takes_it: bool) -> None:
     """A customer message whose reply times out at the Graph API: the send is uncertain."""
     st.simulator.set_faults(rate_timeout=1.0, timeout_accepts=meta_takes_it, timeout_hang_s=1.0)
@@ -126,14 +142,7 @@ async def test_a_sender_judged_dead_gives_up_the_rows_it_had_claimed(
         await st.simulator.wait_for_sent(1, 10)
         first = st.runtime.worker_id
         incarnation = st.runtime.incarnation
-        # The first reply's result is recorded and the other two are claimed. ('sending'
-        # alone could count the first reply before its result commits, with the third
-        # row not yet claimed: that one would then be claimed after the re-registration.)
-        await until(
-            lambda: rows(st, "select state, count(*) from outbox group by state order by state")
-            == [("sending", 2), ("sent", 1)],
-            what="one sent, two claims waiting",
-        )
+        await one_sent_two_claimed(st)
         # A peer judged us dead (we stalled): our row goes, the claims are reconciled.
         with st.runtime.engine.begin() as conn:
             conn.execute(text("DELETE FROM workers WHERE id = :id"), {"id": first})
@@ -168,11 +177,7 @@ async def test_a_sender_that_stalled_past_its_heartbeat_does_not_send_what_it_ha
         for user in users:
             assert (await st.phone.send_text(user, f"halo {user}")).status == 200
         await st.simulator.wait_for_sent(1, 10)
-        await until(
-            lambda: rows(st, "select state, count(*) from outbox group by state order by state")
-            == [("sending", 2), ("sent", 1)],
-            what="one sent, two claims waiting",
-        )
+        await one_sent_two_claimed(st)
         judged_dead = st.runtime.incarnation
         # The event loop stalls (a blocking call, a long pause).  Meanwhile a peer judges
         # us dead, reconciles our two claims and, no status coming, releases them to be
