@@ -13,9 +13,11 @@ from aman.demo import DemoStack
 from helpers import post, text_body
 
 pytestmark = pytest.mark.anyio
+# (sample name, sorted labels) -> value
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-async def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+async def _samples(url: str) -> Samples:
     async with aiohttp.ClientSession() as s, s.get(f"{url}/metrics") as r:
         assert r.status == 200
         text = await r.text()
@@ -26,7 +28,7 @@ async def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
     }
 
 
-def _delta(after: dict, before: dict, name: str, **labels: str) -> float:  # type: ignore[type-arg]
+def _delta(after: Samples, before: Samples, name: str, **labels: str) -> float:
     key = (name, tuple(sorted(labels.items())))
     return after.get(key, 0.0) - before.get(key, 0.0)
 
