@@ -19,7 +19,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -37,6 +36,7 @@ from aman.inbox.repository import ClaimedMessage, InboxRepository
 from aman.privacy.commands import CONFIRMATIONS, OBJECTION_REASON, command_of
 from aman.privacy.rights import pending_kinds
 from aman.storage.db import PinnedConnection
+from aman.storage.threads import db_thread
 from aman.storage.vault import Vault
 
 __all__ = ["RETRY_DELAYS", "InboxWorker", "TextHook"]
@@ -88,7 +88,7 @@ class InboxWorker:
             actor=f"bot:{bot.name}",
             public_url=public_url,
         )
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
+        self._thread = db_thread(engine, "inbox")
         self.wake = asyncio.Event()
         self.processed = 0
         self._dirty = False  # a batch failed after claiming: release our claims first
@@ -97,11 +97,10 @@ class InboxWorker:
         self.waiting = True
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
         while not stop.is_set():
             self.wake.clear()
             try:
-                handled = await loop.run_in_executor(self._executor, self.process_once)
+                handled = await self._thread.run(self.process_once)
             except Exception as exc:  # noqa: BLE001 - the loop must survive a DB outage
                 log.warning("inbox worker: %s; retrying", type(exc).__name__)
                 handled = 0
@@ -116,7 +115,7 @@ class InboxWorker:
             await wait_any(stop, self.wake, self._poll)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        self._thread.close()
         self._conn.close()
 
     # -- synchronous core (worker thread) ------------------------------------

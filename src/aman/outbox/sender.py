@@ -14,7 +14,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -31,6 +30,7 @@ from aman.security.blind_index import mask_id
 from aman.storage.db import PinnedConnection
 from aman.storage.groupcommit import GroupCommitter, Unstorable
 from aman.storage.leases import Leases
+from aman.storage.threads import db_thread
 from aman.storage.vault import Vault
 from aman.storage.workers import Liveness
 from aman.webhook.ingest import CALLBACK_PREFIX
@@ -82,7 +82,7 @@ class Sender:
         self._clock = clock
         # Back-off jitter, not security: a seedable PRNG keeps tests reproducible.
         self._rng = random.Random(seed)  # noqa: S311  # nosec B311
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sender")
+        self._thread = db_thread(engine, "sender")
         self._results: GroupCommitter[SendOutcome] = GroupCommitter(
             engine,
             self._record,
@@ -139,7 +139,6 @@ class Sender:
             self.wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
         self._results.start()
         await self._graph.start()
         try:
@@ -152,8 +151,7 @@ class Sender:
                 self.wake.clear()
                 unrecorded, self._unrecorded = self._unrecorded, []
                 try:
-                    claimed, epoch = await loop.run_in_executor(
-                        self._executor,
+                    claimed, epoch = await self._thread.run(
                         self._claim,
                         min(free, 500),
                         unrecorded,
@@ -190,8 +188,8 @@ class Sender:
         quiet = max((p.quiet_in() for p in self._pacers.values()), default=0.0)
         if 0.0 < quiet <= 1.0:
             await asyncio.sleep(quiet)
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._release_leases)
-        self._executor.shutdown(wait=True)
+        await self._thread.run(self._release_leases)
+        self._thread.close()
         self._conn.close()
 
     def _claim(

@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL, make_url
 __all__ = [
     "Dialect",
     "PinnedConnection",
+    "database_key",
     "dialect_of",
     "make_engine",
     "make_reader",
@@ -105,10 +106,14 @@ _LOCKS: dict[str, _WriterLock] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
+def database_key(database: str) -> str:
+    """One name per SQLite database file, however its path was spelled."""
+    return os.path.realpath(database) if database not in ("", ":memory:") else database
+
+
 def _writer_lock(database: str) -> _WriterLock:
-    key = os.path.realpath(database) if database not in ("", ":memory:") else database
     with _LOCKS_GUARD:
-        return _LOCKS.setdefault(key, _WriterLock())
+        return _LOCKS.setdefault(database_key(database), _WriterLock())
 
 
 def _install_writer_lock(engine: Engine, lock: _WriterLock) -> None:

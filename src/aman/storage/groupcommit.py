@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
 from aman.storage.db import PinnedConnection
+from aman.storage.threads import db_thread
 
 __all__ = ["GroupCommitter", "Overloaded", "StorageUnavailable", "Unstorable", "item_failure"]
 
@@ -65,6 +65,7 @@ class GroupCommitter(Generic[T]):
         queue_limit: int = 20000,
         after_commit: Callable[[Sequence[T]], None] | None = None,
         name: str = "groupcommit",
+        own_thread: bool = False,
     ) -> None:
         self._conn = PinnedConnection(engine)  # used on the writer thread only
         self._write = write
@@ -73,7 +74,7 @@ class GroupCommitter(Generic[T]):
         self._after_commit = after_commit
         self._pending: list[tuple[T, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._thread = db_thread(engine, name, own=own_thread)
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.batches = 0
@@ -99,7 +100,6 @@ class GroupCommitter(Generic[T]):
         await fut
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -108,7 +108,7 @@ class GroupCommitter(Generic[T]):
                 del self._pending[: self._max_batch]
                 items = [item for item, _ in batch]
                 try:
-                    await loop.run_in_executor(self._executor, self._commit, items)
+                    await self._thread.run(self._commit, items)
                 except Exception as exc:  # noqa: BLE001 - mapped to callers below
                     log.warning(
                         "group commit of %d items failed: %s", len(items), type(exc).__name__
@@ -127,11 +127,10 @@ class GroupCommitter(Generic[T]):
 
     async def _retry_one_by_one(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
         """Isolate a bad item so it cannot fail the others' writes."""
-        loop = asyncio.get_running_loop()
         done: list[T] = []
         for item, fut in batch:
             try:
-                await loop.run_in_executor(self._executor, self._commit, [item])
+                await self._thread.run(self._commit, [item])
             except Exception as exc:  # noqa: BLE001 - reported to the caller
                 if not fut.done():
                     fut.set_exception(item_failure(exc))
@@ -159,5 +158,5 @@ class GroupCommitter(Generic[T]):
             if not fut.done():
                 fut.set_exception(StorageUnavailable("storage is shutting down"))
         self._pending.clear()
-        self._executor.shutdown(wait=True)
+        self._thread.close()
         self._conn.close()

@@ -152,6 +152,8 @@ class Ingestor:
             queue_limit=queue_limit,
             after_commit=self._after_commit,
             name="ingest",
+            # A webhook's answer waits for this commit: never behind a worker's batch.
+            own_thread=True,
         )
 
     def start(self) -> None:
