@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
@@ -92,3 +93,23 @@ async def test_a_running_sqlite_server_runs_worker_sender_and_results_on_one_thr
         names = {t.name.rsplit("_", 1)[0] for t in threading.enumerate()}
     assert {"sqlite", "ingest"} <= names
     assert not names & {"inbox", "sender", "send-results"}
+
+
+async def test_calls_run_in_order_and_a_cancelled_call_that_had_not_started_is_skipped(
+    tmp_path: Path,
+) -> None:
+    handle = db_thread(make_engine(f"sqlite:///{tmp_path}/a.db"), "inbox")
+    gate, ran = threading.Event(), []
+    try:
+        first = asyncio.ensure_future(handle.run(gate.wait, 10))
+        second = asyncio.ensure_future(handle.run(ran.append, "second"))
+        third = asyncio.ensure_future(handle.run(ran.append, "third"))
+        await asyncio.sleep(0.05)
+        second.cancel()
+        gate.set()
+        assert await first is True
+        await third
+        assert ran == ["third"]
+        assert second.cancelled()
+    finally:
+        handle.close()

@@ -1,12 +1,13 @@
 """Where the hot path's blocking database work runs: one thread per SQLite file.
 
-The ingest and send-result group commits, the inbox worker and the sender's
-claims each hand their transactions to a thread.  On SQLite one writer at a
-time is all the file allows (``storage.db`` serialises them with a lock), so
-four threads only took turns, handing the lock and the GIL to each other: they
-share one thread per database file here, and its queue is the order of their
-transactions.  On PostgreSQL transactions do run in parallel, so each component
-keeps a thread of its own.
+The inbox worker, the sender's claims and the send-result group commit hand
+their transactions to a thread.  On SQLite one writer at a time is all the file
+allows (``storage.db`` serialises them with a lock), so separate threads only
+took turns, handing the lock and the GIL to each other: they share one thread
+per database file here, and its queue is the order of their transactions.  The
+ingest group commit asks for a thread of its own (a webhook's answer must not
+wait behind a worker's batch), and on PostgreSQL, whose transactions do run in
+parallel, every component has one.
 """
 
 from __future__ import annotations
