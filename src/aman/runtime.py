@@ -215,6 +215,10 @@ class Runtime:
                 numbers=[s.phone_number_id] if s.phone_number_id else [],
                 on_failed=self._send_failed,
             )
+        if self.inbox_worker is not None and self.sender is not None and self.dialect == "sqlite":
+            # They share one database thread (storage/threads.py): new replies are claimed
+            # in the completion transaction that writes them, not in one of the sender's.
+            self.inbox_worker.handoff = self.sender
         if self._has("web"):
             self.ingestor = Ingestor(
                 self.engine,

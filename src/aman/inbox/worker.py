@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 from sqlalchemy import Connection, Engine
@@ -39,7 +39,7 @@ from aman.storage.db import PinnedConnection
 from aman.storage.threads import db_thread
 from aman.storage.vault import Vault
 
-__all__ = ["RETRY_DELAYS", "InboxWorker", "TextHook"]
+__all__ = ["RETRY_DELAYS", "Handoff", "InboxWorker", "TextHook"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,23 @@ log = logging.getLogger(__name__)
 TextHook = Callable[[str, str, str, float], None]
 # Seconds before handling a message again after the bot raised; then it is parked.
 RETRY_DELAYS = (1.0, 5.0, 30.0, 120.0)
+
+
+class Handoff(Protocol):
+    """An in-process sender that claims new replies inside the completion transaction.
+
+    ``claim`` runs in that transaction (on the worker's database thread), then exactly
+    one of ``committed`` (same thread) or ``failed``; ``adopt`` runs on the event loop.
+    The sender then needs no claim transaction of its own for them.
+    """
+
+    def handoff_claim(self, conn: Connection, now: float) -> Any: ...
+
+    def handoff_committed(self, handed: Any) -> None: ...
+
+    def handoff_failed(self) -> None: ...
+
+    def adopt(self, handed: Any) -> None: ...
 
 
 class InboxWorker:
@@ -91,6 +108,9 @@ class InboxWorker:
         self._thread = db_thread(engine, "inbox")
         self.wake = asyncio.Event()
         self.processed = 0
+        # Set by the runtime when the sender shares this worker's database thread.
+        self.handoff: Handoff | None = None
+        self._handed: Any = None  # what the last batch handed over, for ``run`` to adopt
         self._dirty = False  # a batch failed after claiming: release our claims first
         # The last claim left due messages behind (more than a batch, or the next ones
         # of a conversation in work): claim again at once instead of waiting.
@@ -106,7 +126,10 @@ class InboxWorker:
                 handled = 0
                 await sleep_or_stop(stop, min(self._poll, 1.0))
                 continue
-            if handled and self._on_outbox is not None:
+            handed, self._handed = self._handed, None
+            if handed is not None and self.handoff is not None:
+                self.handoff.adopt(handed)  # wakes the sender only if rows still wait
+            elif handled and self._on_outbox is not None:
                 self._on_outbox()
             if handled and self.waiting:
                 continue
@@ -168,6 +191,8 @@ class InboxWorker:
             except Exception as exc:  # noqa: BLE001 - isolate one bad message from the batch
                 failed.append((msg, type(exc).__name__))
         now = self._clock()
+        handoff = self.handoff
+        handed = None
         try:
             with self._conn.begin() as conn:
                 owned = [
@@ -176,6 +201,8 @@ class InboxWorker:
                     if self._inbox.mark_done(conn, worker, e.msg.id, now, e.payload_enc)
                 ]
                 self._fx.apply(conn, owned, now)
+                if handoff is not None and any(e.outbox_rows for e in owned):
+                    handed = handoff.handoff_claim(conn, now)
                 for msg, error in failed:
                     delay = (
                         RETRY_DELAYS[msg.attempts - 1]
@@ -190,9 +217,14 @@ class InboxWorker:
                         retry_at=None if delay is None else now + delay,
                     )
         except Exception:
+            if handed is not None and handoff is not None:
+                handoff.handoff_failed()
             if self._audit is not None:
                 self._audit.discard()
             raise
+        if handed is not None and handoff is not None:
+            handoff.handoff_committed(handed)
+            self._handed = handed
         self._dirty = False
         if self._audit is not None:
             self._audit.committed()

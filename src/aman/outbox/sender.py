@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -35,10 +36,18 @@ from aman.storage.vault import Vault
 from aman.storage.workers import Liveness
 from aman.webhook.ingest import CALLBACK_PREFIX
 
-__all__ = ["LEASE_TTL", "Sender"]
+__all__ = ["LEASE_TTL", "Handed", "Sender"]
 
 log = logging.getLogger(__name__)
 LEASE_TTL = 6.0  # seconds; a dead sender's numbers are taken over within about this long
+
+
+@dataclass(frozen=True, slots=True)
+class Handed:
+    """Rows claimed for this sender inside another transaction (the inbox worker's)."""
+
+    rows: list[ClaimedSend]
+    epoch: int
 
 
 class Sender:
@@ -90,7 +99,12 @@ class Sender:
             name="send-results",
             after_commit=self._results_committed,
         )
+        # Claimed rows in flight and the claims we own are counted on the database thread
+        # (where claims commit) and on the event loop (where sends end): under this lock.
+        self._lock = threading.Lock()
         self._in_flight = 0
+        self._accepting = False  # running: rows may be handed to us
+        self.handed = 0  # rows handed over by the inbox worker (no claim of our own)
         self._slot_free = asyncio.Event()
         self.wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -131,8 +145,9 @@ class Sender:
     def _results_committed(self, outcomes: Sequence[SendOutcome]) -> None:
         if not outcomes:
             return  # nothing finished: waking the loop here made an idle sender spin
-        for o in outcomes:
-            self._owned.pop(o.outbox_id, None)
+        with self._lock:
+            for o in outcomes:
+                self._owned.pop(o.outbox_id, None)
         # A finished row may unblock the next message to the same recipient, if the
         # last claim left any row waiting (new rows wake us through on_outbox).
         if self._waiting:
@@ -141,6 +156,7 @@ class Sender:
     async def run(self, stop: asyncio.Event) -> None:
         self._results.start()
         await self._graph.start()
+        self._accepting = True
         try:
             while not stop.is_set():
                 free = self._concurrency - self._in_flight
@@ -151,31 +167,75 @@ class Sender:
                 self.wake.clear()
                 unrecorded, self._unrecorded = self._unrecorded, []
                 try:
-                    claimed, epoch = await self._thread.run(
-                        self._claim,
-                        min(free, 500),
-                        unrecorded,
-                        frozenset(self._owned),
-                    )
+                    claimed, epoch = await self._thread.run(self._claim, min(free, 500), unrecorded)
                 except Exception as exc:  # noqa: BLE001 - survive a DB outage
                     log.warning("sender: claim failed: %s", type(exc).__name__)
                     self._unrecorded = unrecorded + self._unrecorded
                     await sleep_or_stop(stop, 1.0)
                     continue
                 self._results_committed(unrecorded)
-                for row in claimed:
-                    self._owned[row.id] = epoch
-                    self._in_flight += 1
-                    metrics.OUTBOX_QUEUE.inc()
-                    task = asyncio.create_task(self._deliver(row, epoch))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                self._start(claimed, epoch)
                 if not claimed or not self._waiting:
                     # Nothing left to claim: a claim now would find nothing.  New rows,
                     # resends and finished rows that unblock others set ``wake``.
                     await wait_any(stop, self.wake, self._poll)
         finally:
+            self._accepting = False
+            # Rows handed over in transactions queued before this point are adopted
+            # first (their answers reach the event loop before this one's).
+            await self._thread.run(int)
             await self.drain()
+
+    def _start(self, claimed: Sequence[ClaimedSend], epoch: int) -> None:
+        """Deliver claimed rows (already counted as owned and in flight)."""
+        for row in claimed:
+            metrics.OUTBOX_QUEUE.inc()
+            task = asyncio.create_task(self._deliver(row, epoch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    # -- rows handed over by the inbox worker (same database thread, SQLite) ----------
+    def handoff_claim(self, conn: Connection, now: float) -> Handed | None:
+        """Claim ready rows inside the caller's transaction (the worker's completion), so
+        its new replies need no claim transaction of ours.  Database thread only."""
+        if not self._accepting:
+            return None
+        free = self._concurrency - self._in_flight
+        if free <= 0:
+            return None
+        epoch = self._incarnation()
+        try:
+            rows = self._claim_in(conn, min(free, 500), now)
+        except Exception:
+            self.handoff_failed()
+            raise
+        return Handed(rows, epoch)
+
+    def handoff_committed(self, handed: Handed) -> None:
+        """The caller's transaction committed: the rows are ours (database thread)."""
+        self._register(handed.rows, handed.epoch)
+        self._vault.load_keys_for(c.body_enc for c in handed.rows)
+
+    def handoff_failed(self) -> None:
+        """The caller's transaction rolled back: leases taken in it are not ours."""
+        self._leased.clear()
+        self._leases_due = 0.0
+
+    def adopt(self, handed: Handed) -> None:
+        """Deliver rows handed over (event loop); wake the claim loop if rows wait."""
+        self.handed += len(handed.rows)
+        if handed.rows and self._accepting:
+            self._start(handed.rows, handed.epoch)
+        # (Not accepting: we are stopping; the rows stay 'sending' under our id and are
+        # reconciled once our worker row is gone, like any claim of a stopped sender.)
+        if self._waiting:
+            self.wake.set()
+
+    def _register(self, claimed: Sequence[ClaimedSend], epoch: int) -> None:
+        with self._lock:
+            for row in claimed:
+                self._owned[row.id] = epoch
+            self._in_flight += len(claimed)
 
     async def drain(self) -> None:
         """Let in-flight requests finish and their outcomes commit."""
@@ -192,9 +252,7 @@ class Sender:
         self._thread.close()
         self._conn.close()
 
-    def _claim(
-        self, limit: int, unrecorded: list[SendOutcome], owned: frozenset[int]
-    ) -> tuple[list[ClaimedSend], int]:
+    def _claim(self, limit: int, unrecorded: list[SendOutcome]) -> tuple[list[ClaimedSend], int]:
         """Ready rows, and the incarnation of our worker row that claimed them."""
         now = self._clock()
         if unrecorded:
@@ -203,21 +261,27 @@ class Sender:
                 self._record(conn, unrecorded)
         epoch = self._incarnation()
         try:
-            # One transaction per claim: new business numbers, our leases when due, rows.
             with self._conn.begin() as conn:
-                if self._new_numbers(conn) or now >= self._leases_due:
-                    self._renew_leases(conn, now, owned)
-                numbers = [n for n, until in self._leased.items() if until > now + 1.0]
-                claimed = self._repo.claim(conn, self._worker_id(), limit, now, numbers)
-                self._waiting = self._repo.any_waiting(conn, now, numbers)
+                claimed = self._claim_in(conn, limit, now)
         except Exception:
             # Leases taken in a transaction that did not commit are not ours: renew first.
-            self._leased.clear()
-            self._leases_due = 0.0
+            self.handoff_failed()
             raise
+        self._register(claimed, epoch)
         # Keys of rows sealed by other processes are loaded here, off the event loop.
         self._vault.load_keys_for(c.body_enc for c in claimed)
         return claimed, epoch
+
+    def _claim_in(self, conn: Connection, limit: int, now: float) -> list[ClaimedSend]:
+        """One claim in ``conn``'s transaction: new business numbers, leases when due, rows."""
+        if self._new_numbers(conn) or now >= self._leases_due:
+            with self._lock:
+                owned = frozenset(self._owned)
+            self._renew_leases(conn, now, owned)
+        numbers = [n for n, until in self._leased.items() if until > now + 1.0]
+        claimed = self._repo.claim(conn, self._worker_id(), limit, now, numbers)
+        self._waiting = self._repo.any_waiting(conn, now, numbers)
+        return claimed
 
     def _new_numbers(self, conn: Connection) -> bool:
         """Look at outbox rows added since the last look for business numbers not seen yet."""
@@ -270,12 +334,14 @@ class Sender:
                 next_attempt_at=self._clock() + 5.0,
             )
         finally:
-            self._in_flight -= 1
+            with self._lock:
+                self._in_flight -= 1
             metrics.OUTBOX_QUEUE.dec()
             self._slot_free.set()
         if outcome is None:
-            if self._owned.get(row.id) == epoch:  # not if a newer claim of it is ours now
-                del self._owned[row.id]
+            with self._lock:
+                if self._owned.get(row.id) == epoch:  # not if a newer claim of it is ours
+                    del self._owned[row.id]
             return
         try:
             await self._results.submit(outcome)
@@ -283,7 +349,8 @@ class Sender:
             # It would fail every claim it was retried with.  The row stays 'sending'
             # and untracked: the next lease pass reconciles it (statuses, else a resend).
             log.error("sender: outcome of outbox row %d refused (%s); reconciled", row.id, exc)
-            self._owned.pop(row.id, None)
+            with self._lock:
+                self._owned.pop(row.id, None)
         except Exception as exc:  # noqa: BLE001 - kept and written again later
             log.warning("sender: outcome not recorded (%s); will retry", type(exc).__name__)
             self._unrecorded.append(outcome)
