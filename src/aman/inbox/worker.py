@@ -52,9 +52,10 @@ RETRY_DELAYS = (1.0, 5.0, 30.0, 120.0)
 class Handoff(Protocol):
     """An in-process sender that claims new replies inside the completion transaction.
 
-    ``claim`` runs in that transaction (on the worker's database thread), then exactly
-    one of ``committed`` (same thread) or ``failed``; ``adopt`` runs on the event loop.
-    The sender then needs no claim transaction of its own for them.
+    ``handoff_claim`` runs in that transaction (on the worker's database thread), then
+    exactly one of ``handoff_committed`` (same thread) or ``handoff_failed``; ``adopt``
+    gets the committed claim on the event loop.  The sender then needs no claim
+    transaction of its own for these rows.
     """
 
     def handoff_claim(self, conn: Connection, now: float) -> Any: ...

@@ -4,7 +4,9 @@ Claims are committed (state 'sending') before any request leaves, so after a
 crash every possibly-sent row is known and reconciled instead of guessed (see
 ``aman.outbox.repository``).  Each message carries its outbox ref in
 ``biz_opaque_callback_data``; the status webhooks bring it back.  Outcomes are
-written through a group commit so a busy sender costs few transactions.
+written through a group commit so a busy sender costs few transactions.  On SQLite
+the inbox worker runs the claim for the replies it writes inside its own completion
+transaction and hands the claimed rows over (``handoff_claim`` … ``adopt``).
 """
 
 from __future__ import annotations
