@@ -209,7 +209,7 @@ class Sender:
         try:
             rows = self._claim_in(conn, min(free, 500), now)
         except Exception:
-            self.handoff_failed()
+            self._forget_leases()
             raise
         return Handed(rows, epoch)
 
@@ -220,6 +220,10 @@ class Sender:
 
     def handoff_failed(self) -> None:
         """The caller's transaction rolled back: leases taken in it are not ours."""
+        self._forget_leases()
+
+    def _forget_leases(self) -> None:
+        """Leases taken in a transaction that did not commit are not ours: renew first."""
         self._leased.clear()
         self._leases_due = 0.0
 
@@ -266,8 +270,7 @@ class Sender:
             with self._conn.begin() as conn:
                 claimed = self._claim_in(conn, limit, now)
         except Exception:
-            # Leases taken in a transaction that did not commit are not ours: renew first.
-            self.handoff_failed()
+            self._forget_leases()
             raise
         self._register(claimed, epoch)
         # Keys of rows sealed by other processes are loaded here, off the event loop.
