@@ -39,9 +39,12 @@ class StateStore:
             "handoff_at = excluded.handoff_at, last_inbound_at = excluded.last_inbound_at"
         )
         # The inbox worker loads states for every batch: on the driver (storage.sql.DriverSQL).
+        # Every column of the primary key is bound, so the lookup is a point search per
+        # (number, contact) pair; without the number it read all of the tenant's rows.
         self._load = DriverSQL(
             "SELECT phone_number_id, contact_ix, state_enc, mode, handoff_reason, handoff_at, "
-            "last_inbound_at FROM conversations WHERE tenant = :tenant AND contact_ix IN ({ixs})"
+            "last_inbound_at FROM conversations WHERE tenant = :tenant "
+            "AND phone_number_id IN ({numbers}) AND contact_ix IN ({ixs})"
         )
 
     @staticmethod
@@ -54,7 +57,12 @@ class StateStore:
         if not wanted:
             return {}
         rows = self._load.rows(
-            conn, {"tenant": self._vault.tenant, "ixs": list({ix for _, ix in wanted})}
+            conn,
+            {
+                "tenant": self._vault.tenant,
+                "numbers": list({pnid for pnid, _ in wanted}),
+                "ixs": list({ix for _, ix in wanted}),
+            },
         )
         out: dict[Key, ConversationRecord] = {}
         for pnid, ix, blob, mode, reason, at, last in rows:
