@@ -8,11 +8,13 @@ from hypothesis import strategies as st
 
 from aman.security.patterns import luhn_valid
 from aman.security.redact import (
+    _KEYWORDS,
     KINDS,
     SECRET_WARNING_EN,
     SECRET_WARNING_ID,
     Finding,
     RedactionError,
+    _may_have_keyword,
     contains_secret,
     redact,
 )
@@ -249,3 +251,28 @@ def test_findings_are_ordered_disjoint_and_consistent(text: str) -> None:
 def test_amounts_stay(amount: int) -> None:
     for message in (f"Rp {amount}", f"transfer {amount} ya", f"harga {amount:,}".replace(",", ".")):
         assert redact(message).text == message
+
+
+# The keyword scan is skipped for texts that contain none of the keywords' pieces: every
+# text the pattern matches must pass that check, or a secret would be kept.
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(_KEYWORDS, alphabet=st.characters(codec="ascii")))
+def test_every_keyword_passes_the_quick_check(text: str) -> None:
+    assert _KEYWORDS.search(text) is not None
+    assert _may_have_keyword(text), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="ascii"), max_size=80))
+def test_the_quick_check_never_hides_a_keyword_in_ascii_text(text: str) -> None:
+    if _KEYWORDS.search(text) is not None:
+        assert _may_have_keyword(text)
+
+
+def test_texts_with_other_letters_get_the_full_scan() -> None:
+    # Case-insensitive matching folds the Kelvin sign onto k and the long s onto s,
+    # which lower() does not: such texts never take the quick path.
+    assert redact("\u212aode OTP 123456").text == "\u212aode OTP [OTP]"
+    assert _may_have_keyword("pesanan sudah sampai \U0001f64f")
+    assert not _may_have_keyword("pesanan ie1000-000123 sudah sampai, makasih")
+    assert redact("PIN saya 123456 \U0001f64f").text == "PIN saya [PIN] \U0001f64f"
