@@ -27,6 +27,7 @@ from sqlalchemy import Engine, delete, select
 
 from aman.campaigns.models import CampaignRecipientRow
 from aman.privacy.policy import DEFAULT_RETENTION, RetentionPolicy
+from aman.storage.db import make_reader
 from aman.storage.models import (
     Contact,
     Conversation,
@@ -70,22 +71,33 @@ def _delete(engine: Engine, stmt: Any) -> int:
 
 def _purge_ids(
     engine: Engine,
-    ids_query: Any,
+    reader: Engine,
     model: Any,
+    where: tuple[Any, ...],
     children: Callable[[list[int]], Any] | None = None,
 ) -> int:
-    """Delete rows of ``model`` whose ids ``ids_query`` selects, in batches."""
+    """Delete rows of ``model`` that match ``where``, one batch per write transaction.
+
+    Each batch is looked for on ``reader``: on SQLite that search (a scan of the table
+    where no index covers the cut-off, as for statuses) holds no write lock, so webhooks
+    are stored meanwhile instead of waiting for the scan.  The write transaction checks
+    the batch again by primary key and deletes what still matches.
+    """
+    search = select(model.id).where(*where).limit(_BATCH)
     total = 0
     while True:
+        with reader.connect() as conn:
+            found = list(conn.execute(search).scalars())
+        if not found:
+            return total
         with engine.begin() as conn:
-            ids = list(conn.execute(ids_query.limit(_BATCH)).scalars())
-            if not ids:
-                return total
-            if children is not None:  # rows that point at these (deleted first)
-                conn.execute(children(ids))
-            conn.execute(delete(model).where(model.id.in_(ids)))
+            ids = list(conn.execute(select(model.id).where(model.id.in_(found), *where)).scalars())
+            if ids:
+                if children is not None:  # rows that point at these (deleted first)
+                    conn.execute(children(ids))
+                conn.execute(delete(model).where(model.id.in_(ids)))
         total += len(ids)
-        if len(ids) < _BATCH:
+        if len(found) < _BATCH:
             return total
 
 
@@ -99,6 +111,24 @@ def purge(
     audit: AuditService | None = None,
 ) -> RetentionReport:
     """Delete everything older than its class allows; audited when anything went."""
+    reader = make_reader(engine)
+    try:
+        return _purge(engine, reader, tenant, policy, now, rights=rights, audit=audit)
+    finally:
+        if reader is not engine:
+            reader.dispose()
+
+
+def _purge(
+    engine: Engine,
+    reader: Engine,
+    tenant: str,
+    policy: RetentionPolicy,
+    now: float,
+    *,
+    rights: DataRights | None,
+    audit: AuditService | None,
+) -> RetentionReport:
     rep = RetentionReport()
     if policy.messages:
         cut = now - policy.messages * DAY
@@ -106,22 +136,22 @@ def purge(
             "messages",
             _purge_ids(
                 engine,
-                select(Inbox.id).where(
+                reader,
+                Inbox,
+                (
                     Inbox.tenant == tenant,
                     Inbox.received_at < cut,
                     Inbox.status.in_(("done", "failed", "erased")),
                 ),
-                Inbox,
             ),
         )
         rep.add(
             "replies",
             _purge_ids(
                 engine,
-                select(Outbox.id).where(
-                    Outbox.tenant == tenant, Outbox.created_at < cut, Outbox.state.in_(_SETTLED)
-                ),
+                reader,
                 Outbox,
+                (Outbox.tenant == tenant, Outbox.created_at < cut, Outbox.state.in_(_SETTLED)),
                 lambda ids: delete(SendAttempt).where(SendAttempt.outbox_id.in_(ids)),
             ),
         )
@@ -131,10 +161,9 @@ def purge(
             "statuses",
             _purge_ids(
                 engine,
-                select(StatusEvent.id).where(
-                    StatusEvent.tenant == tenant, StatusEvent.received_at < cut
-                ),
+                reader,
                 StatusEvent,
+                (StatusEvent.tenant == tenant, StatusEvent.received_at < cut),
             ),
         )
     if policy.webhook_events:
@@ -143,12 +172,13 @@ def purge(
             "webhook_events",
             _purge_ids(
                 engine,
-                select(WebhookEvent.id).where(
+                reader,
+                WebhookEvent,
+                (
                     WebhookEvent.tenant == tenant,
                     WebhookEvent.received_at < cut,
                     WebhookEvent.processed.is_(True),
                 ),
-                WebhookEvent,
             ),
         )
     if policy.conversations:
@@ -187,7 +217,7 @@ def purge(
         )
     if policy.contacts and rights is not None:
         cut = now - policy.contacts * DAY
-        with engine.connect() as conn:
+        with reader.connect() as conn:
             silent = list(
                 conn.execute(
                     select(Contact.contact_ix)
