@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, insert, select, update
 
-from aman.privacy.retention import _purge_ids
+from aman.privacy.retention import _purge_batches
 from aman.storage.db import make_engine, make_reader
 from aman.storage.migrate import upgrade
-from aman.storage.models import StatusEvent
+from aman.storage.models import Conversation, StatusEvent
 
 NOW = 1_800_000_000.0
 OLD = NOW - 100 * 86400
@@ -73,7 +73,7 @@ def test_the_search_runs_beside_a_writer_and_the_delete_checks_again(engine: Eng
     try:
         assert holding.wait(10)
         p = threading.Thread(
-            target=lambda: result.update(n=_purge_ids(engine, reader, StatusEvent, where))
+            target=lambda: result.update(n=_purge_batches(engine, reader, StatusEvent, where))
         )
         p.start()
         # The batch is found while the writer still holds the lock.
@@ -88,3 +88,47 @@ def test_the_search_runs_beside_a_writer_and_the_delete_checks_again(engine: Eng
     with engine.connect() as conn:
         left = sorted(conn.execute(select(StatusEvent.wamid)).scalars())
     assert left == ["w-new", "w-old-2"]
+
+
+def test_rows_with_a_composite_key_are_purged_in_batches(db_url: str) -> None:
+    """Conversations are keyed by (tenant, number, contact): only old bot ones go."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    rows = [
+        ("100", "ix-a", OLD, "bot"),
+        ("100", "ix-b", OLD, "human"),  # an agent owns it: kept
+        ("200", "ix-a", NOW, "bot"),  # same contact on another number, recent: kept
+        ("200", "ix-c", OLD, "bot"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Conversation),
+            [
+                {
+                    "tenant": "default",
+                    "phone_number_id": pn,
+                    "contact_ix": ix,
+                    "state_enc": b"x",
+                    "updated_at": at,
+                    "mode": mode,
+                }
+                for pn, ix, at, mode in rows
+            ],
+        )
+    reader = make_reader(engine)
+    where = (
+        Conversation.tenant == "default",
+        Conversation.updated_at < NOW - 90 * 86400,
+        Conversation.mode == "bot",
+    )
+    try:
+        assert _purge_batches(engine, reader, Conversation, where) == 2
+        with engine.connect() as conn:
+            left = sorted(
+                conn.execute(select(Conversation.phone_number_id, Conversation.contact_ix)).all()
+            )
+    finally:
+        if reader is not engine:
+            reader.dispose()
+        engine.dispose()
+    assert left == [("100", "ix-b"), ("200", "ix-a")]

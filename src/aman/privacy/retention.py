@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, tuple_
 
 from aman.campaigns.models import CampaignRecipientRow
 from aman.privacy.policy import DEFAULT_RETENTION, RetentionPolicy
@@ -69,36 +69,43 @@ def _delete(engine: Engine, stmt: Any) -> int:
         return max(int(conn.execute(stmt).rowcount or 0), 0)
 
 
-def _purge_ids(
+def _purge_batches(
     engine: Engine,
     reader: Engine,
     model: Any,
     where: tuple[Any, ...],
-    children: Callable[[list[int]], Any] | None = None,
+    children: Callable[[list[Any]], Any] | None = None,
 ) -> int:
     """Delete rows of ``model`` that match ``where``, one batch per write transaction.
 
-    Each batch is looked for on ``reader``: on SQLite that search (a scan of the table
-    where no index covers the cut-off, as for statuses) holds no write lock, so webhooks
-    are stored meanwhile instead of waiting for the scan.  The write transaction checks
-    the batch again by primary key and deletes what still matches.
+    Each batch (of primary keys) is looked for on ``reader``: on SQLite that search (a
+    scan where no index covers the cut-off, as for statuses) holds no write lock, so
+    webhooks are stored meanwhile instead of waiting for it.  The write transaction
+    checks the batch again by primary key and deletes what still matches.
     """
-    search = select(model.id).where(*where).limit(_BATCH)
+    columns = tuple(model.__table__.primary_key.columns)
+    key = columns[0] if len(columns) == 1 else tuple_(*columns)
+    search = select(*columns).where(*where).limit(_BATCH)
     total = 0
     while True:
         with reader.connect() as conn:
-            found = list(conn.execute(search).scalars())
+            found = _keys(conn.execute(search), len(columns))
         if not found:
             return total
         with engine.begin() as conn:
-            ids = list(conn.execute(select(model.id).where(model.id.in_(found), *where)).scalars())
-            if ids:
+            keys = _keys(conn.execute(select(*columns).where(key.in_(found), *where)), len(columns))
+            if keys:
                 if children is not None:  # rows that point at these (deleted first)
-                    conn.execute(children(ids))
-                conn.execute(delete(model).where(model.id.in_(ids)))
-        total += len(ids)
+                    conn.execute(children(keys))
+                conn.execute(delete(model).where(key.in_(keys)))
+        total += len(keys)
         if len(found) < _BATCH:
             return total
+
+
+def _keys(result: Any, width: int) -> list[Any]:
+    """Primary keys from a result: plain values for one column, tuples for several."""
+    return list(result.scalars()) if width == 1 else [tuple(row) for row in result]
 
 
 def purge(
@@ -134,7 +141,7 @@ def _purge(
         cut = now - policy.messages * DAY
         rep.add(
             "messages",
-            _purge_ids(
+            _purge_batches(
                 engine,
                 reader,
                 Inbox,
@@ -147,7 +154,7 @@ def _purge(
         )
         rep.add(
             "replies",
-            _purge_ids(
+            _purge_batches(
                 engine,
                 reader,
                 Outbox,
@@ -159,7 +166,7 @@ def _purge(
         cut = now - policy.statuses * DAY
         rep.add(
             "statuses",
-            _purge_ids(
+            _purge_batches(
                 engine,
                 reader,
                 StatusEvent,
@@ -170,7 +177,7 @@ def _purge(
         cut = now - policy.webhook_events * DAY
         rep.add(
             "webhook_events",
-            _purge_ids(
+            _purge_batches(
                 engine,
                 reader,
                 WebhookEvent,
@@ -185,9 +192,11 @@ def _purge(
         cut = now - policy.conversations * DAY
         rep.add(
             "conversations",
-            _delete(
+            _purge_batches(
                 engine,
-                delete(Conversation).where(
+                reader,
+                Conversation,
+                (
                     Conversation.tenant == tenant,
                     Conversation.updated_at < cut,
                     Conversation.mode == "bot",
@@ -207,12 +216,11 @@ def _purge(
         cut = now - policy.campaign_recipients * DAY
         rep.add(
             "campaign_recipients",
-            _delete(
+            _purge_batches(
                 engine,
-                delete(CampaignRecipientRow).where(
-                    CampaignRecipientRow.tenant == tenant,
-                    CampaignRecipientRow.queued_at < cut,
-                ),
+                reader,
+                CampaignRecipientRow,
+                (CampaignRecipientRow.tenant == tenant, CampaignRecipientRow.queued_at < cut),
             ),
         )
     if policy.contacts and rights is not None:
