@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
+
+from aman.storage.db import make_engine
+from aman.storage.migrate import upgrade
 
 PG_URL = os.environ.get("AMAN_TEST_POSTGRES_URL", "")
 
@@ -48,8 +51,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     finally:
         with admin.connect() as conn:
             # A connection a test forgot to close must not hang the suite.
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE application_name = :s AND pid <> pg_backend_pid()"),
-                         {"s": schema})
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :s AND pid <> pg_backend_pid()"
+                ),
+                {"s": schema},
+            )
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An empty SQLite database with aman's schema (for tests of SQLite's own behaviour)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'aman.db'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()

@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Connection, Engine
 
 from aman.contacts.repository import ContactRepository
 from aman.engine.state import ConversationRecord, StateStore
 from aman.privacy.rights import pending_kinds
-from aman.storage.db import make_engine
-from aman.storage.migrate import upgrade
 from aman.storage.vault import Vault
 
 PN1, PN2 = "100000000000001", "100000000000002"
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'plans.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def traced(conn: Connection) -> list[str]:
@@ -58,10 +45,10 @@ def plans(engine: Engine, statements: list[str], table: str) -> list[str]:
         raw.close()
 
 
-def test_conversation_states_are_read_by_their_whole_key(engine: Engine) -> None:
-    vault = Vault.open_or_create(engine, "default", secrets.token_bytes(32))
+def test_conversation_states_are_read_by_their_whole_key(sqlite_engine: Engine) -> None:
+    vault = Vault.open_or_create(sqlite_engine, "default", secrets.token_bytes(32))
     store = StateStore(vault)
-    with engine.begin() as conn:
+    with sqlite_engine.begin() as conn:
         store.save(
             conn,
             {
@@ -71,33 +58,33 @@ def test_conversation_states_are_read_by_their_whole_key(engine: Engine) -> None
             },
             1.0,
         )
-    with engine.begin() as conn:
+    with sqlite_engine.begin() as conn:
         seen = traced(conn)
         loaded = store.load(conn, [(PN1, "ix-a"), (PN2, "ix-b"), (PN2, "ix-none")])
     # Numbers and contacts are asked for as two lists: a pair nobody asked for is dropped.
     assert set(loaded) == {(PN1, "ix-a"), (PN2, "ix-b")}
     assert loaded[(PN1, "ix-a")].state == {"step": "a"}
     assert loaded[(PN2, "ix-b")].mode == "human"
-    for plan in plans(engine, seen, "conversations"):
+    for plan in plans(sqlite_engine, seen, "conversations"):
         assert "SCAN" not in plan
         assert "tenant=? AND phone_number_id=? AND contact_ix=?" in plan, plan
 
 
-def test_standing_keys_and_pending_requests_are_point_lookups(engine: Engine) -> None:
-    vault = Vault.open_or_create(engine, "default", secrets.token_bytes(32))
+def test_standing_keys_and_pending_requests_are_point_lookups(sqlite_engine: Engine) -> None:
+    vault = Vault.open_or_create(sqlite_engine, "default", secrets.token_bytes(32))
     ixs = ["ix-a", "ix-b"]
-    with engine.begin() as conn:
+    with sqlite_engine.begin() as conn:
         seen = traced(conn)
         vault.ensure_contact_keys(ixs, conn)
         ContactRepository().standing(conn, "default", ixs)
         pending_kinds(conn, "default", ixs)
-    for plan in plans(engine, seen, "contacts"):
+    for plan in plans(sqlite_engine, seen, "contacts"):
         assert "SCAN" not in plan
         assert "tenant=? AND contact_ix=?" in plan, plan
-    for plan in plans(engine, seen, "data_keys"):
+    for plan in plans(sqlite_engine, seen, "data_keys"):
         assert "SCAN" not in plan
         assert "tenant=? AND subject=?" in plan, plan
     # Only the tenant's pending requests are read, never all of its requests.
-    for plan in plans(engine, seen, "privacy_requests"):
+    for plan in plans(sqlite_engine, seen, "privacy_requests"):
         assert "SCAN" not in plan
         assert "tenant=? AND status=?" in plan, plan

@@ -9,11 +9,8 @@ checks the batch again: a row that no longer matches is kept.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, event, insert, select, update
 
 from aman.privacy.retention import _purge_batches
@@ -23,14 +20,6 @@ from aman.storage.models import Conversation, StatusEvent
 
 NOW = 1_800_000_000.0
 OLD = NOW - 100 * 86400
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'retention.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def _status(wamid: str, at: float) -> dict[str, Any]:
@@ -46,19 +35,19 @@ def _status(wamid: str, at: float) -> dict[str, Any]:
     }
 
 
-def test_the_search_runs_beside_a_writer_and_the_delete_checks_again(engine: Engine) -> None:
-    with engine.begin() as conn:
+def test_the_search_runs_beside_a_writer_and_the_delete_checks_again(sqlite_engine: Engine) -> None:
+    with sqlite_engine.begin() as conn:
         conn.execute(
             insert(StatusEvent),
             [_status("w-old-1", OLD), _status("w-old-2", OLD), _status("w-new", NOW)],
         )
-    reader = make_reader(engine)
+    reader = make_reader(sqlite_engine)
     searched = threading.Event()
     event.listen(reader, "after_cursor_execute", lambda *_: searched.set())
     holding, release = threading.Event(), threading.Event()
 
     def writer() -> None:
-        with engine.begin() as conn:  # the write lock, as a busy ingest holds it
+        with sqlite_engine.begin() as conn:  # the write lock, as a busy ingest holds it
             holding.set()
             assert release.wait(10)
             # Written while the purge waits for the lock: this row is recent now.
@@ -73,7 +62,9 @@ def test_the_search_runs_beside_a_writer_and_the_delete_checks_again(engine: Eng
     try:
         assert holding.wait(10)
         p = threading.Thread(
-            target=lambda: result.update(n=_purge_batches(engine, reader, StatusEvent, where))
+            target=lambda: result.update(
+                n=_purge_batches(sqlite_engine, reader, StatusEvent, where)
+            )
         )
         p.start()
         # The batch is found while the writer still holds the lock.
@@ -85,7 +76,7 @@ def test_the_search_runs_beside_a_writer_and_the_delete_checks_again(engine: Eng
     p.join(10)
     reader.dispose()
     assert result == {"n": 1}
-    with engine.connect() as conn:
+    with sqlite_engine.connect() as conn:
         left = sorted(conn.execute(select(StatusEvent.wamid)).scalars())
     assert left == ["w-new", "w-old-2"]
 
