@@ -215,8 +215,7 @@ class Sender:
 
     def handoff_committed(self, handed: Handed) -> None:
         """The caller's transaction committed: the rows are ours (database thread)."""
-        self._register(handed.rows, handed.epoch)
-        self._vault.load_keys_for(c.body_enc for c in handed.rows)
+        self._own(handed.rows, handed.epoch)
 
     def handoff_failed(self) -> None:
         """The caller's transaction rolled back: leases taken in it are not ours."""
@@ -237,11 +236,14 @@ class Sender:
         if self._waiting:
             self.wake.set()
 
-    def _register(self, claimed: Sequence[ClaimedSend], epoch: int) -> None:
+    def _own(self, claimed: Sequence[ClaimedSend], epoch: int) -> None:
+        """Committed claims are ours: count them owned and in flight (database thread)."""
         with self._lock:
             for row in claimed:
                 self._owned[row.id] = epoch
             self._in_flight += len(claimed)
+        # Keys of rows sealed by other processes are loaded here, off the event loop.
+        self._vault.load_keys_for(c.body_enc for c in claimed)
 
     async def drain(self) -> None:
         """Let in-flight requests finish and their outcomes commit."""
@@ -272,9 +274,7 @@ class Sender:
         except Exception:
             self._forget_leases()
             raise
-        self._register(claimed, epoch)
-        # Keys of rows sealed by other processes are loaded here, off the event loop.
-        self._vault.load_keys_for(c.body_enc for c in claimed)
+        self._own(claimed, epoch)
         return claimed, epoch
 
     def _claim_in(self, conn: Connection, limit: int, now: float) -> list[ClaimedSend]:
