@@ -62,10 +62,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    """An empty SQLite database with aman's schema (for tests of SQLite's own behaviour)."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'aman.db'}")
+def _with_schema(url: str) -> Iterator[Engine]:
+    engine = make_engine(url)
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An empty database with aman's schema, once per dialect."""
+    yield from _with_schema(db_url)
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An empty SQLite database with aman's schema (for tests of SQLite's own behaviour)."""
+    yield from _with_schema(f"sqlite:///{tmp_path / 'aman.db'}")

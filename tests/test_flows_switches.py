@@ -8,7 +8,7 @@ running bot over HTTP; the runtime's bot honours it on the next message.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -25,8 +25,6 @@ from aman.engine.flows.switches import FlowSwitches, SwitchedBot
 from aman.engine.router import BotRouter
 from aman.nlu import load_bot_nlu
 from aman.runtime import Runtime
-from aman.storage.db import make_engine
-from aman.storage.migrate import upgrade
 from helpers import api_client
 from test_flows_support import Chat, joined
 
@@ -87,14 +85,6 @@ class Tick:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def _audit(engine: Engine) -> list[tuple[str, str, str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,8 +22,6 @@ from aman.monitor import (
     MonitorSettings,
 )
 from aman.monitor.models import AlertRow, ContactControlRow, FraudReportRow
-from aman.storage.db import make_engine
-from aman.storage.migrate import upgrade
 from aman.storage.models import metadata
 from aman.storage.vault import Vault
 
@@ -39,14 +36,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = make_engine(db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture

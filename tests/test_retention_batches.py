@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, event, insert, select, update
 
 from aman.privacy.retention import _purge_batches
-from aman.storage.db import make_engine, make_reader
-from aman.storage.migrate import upgrade
+from aman.storage.db import make_reader
 from aman.storage.models import Conversation, StatusEvent
 
 NOW = 1_800_000_000.0
@@ -81,10 +80,8 @@ def test_the_search_runs_beside_a_writer_and_the_delete_checks_again(sqlite_engi
     assert left == ["w-new", "w-old-2"]
 
 
-def test_rows_with_a_composite_key_are_purged_in_batches(db_url: str) -> None:
+def test_rows_with_a_composite_key_are_purged_in_batches(engine: Engine) -> None:
     """Conversations are keyed by (tenant, number, contact): only old bot ones go."""
-    engine = make_engine(db_url)
-    upgrade(engine)
     rows = [
         ("100", "ix-a", OLD, "bot"),
         ("100", "ix-b", OLD, "human"),  # an agent owns it: kept
@@ -121,5 +118,4 @@ def test_rows_with_a_composite_key_are_purged_in_batches(db_url: str) -> None:
     finally:
         if reader is not engine:
             reader.dispose()
-        engine.dispose()
     assert left == [("100", "ix-b"), ("200", "ix-a")]
