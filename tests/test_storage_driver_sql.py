@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, text
 from sqlalchemy.exc import IntegrityError
 
 from aman.storage.db import PinnedConnection, make_engine
 from aman.storage.groupcommit import Unstorable, item_failure
-from aman.storage.sql import DriverSQL
+from aman.storage.sql import DriverSQL, insert_ignore, upsert
 
 
 @pytest.fixture
@@ -112,3 +112,32 @@ def test_outside_a_transaction_it_begins_one_like_sqlalchemy(engine: Engine) -> 
         conn.commit()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM items")).scalars().all() == ["a"]
+
+
+_ITEMS = Table(
+    "items",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("name", String(20), unique=True),
+    Column("n", Float),
+)
+
+
+def test_conflict_statements_are_built_once_per_shape_and_still_work(engine: Engine) -> None:
+    """``upsert``/``insert_ignore`` hand out one shared statement per dialect, table and
+    columns (building ``excluded`` cost about 1 ms per repository, every scheduler pass)."""
+    dialect = engine.dialect.name
+    up = upsert(dialect, _ITEMS, ["name"], ["n"])
+    assert upsert(dialect, _ITEMS, ("name",), ("n",)) is up
+    assert upsert(dialect, _ITEMS, ["name"], ["id", "n"]) is not up
+    other = "sqlite" if dialect == "postgresql" else "postgresql"
+    assert upsert(other, _ITEMS, ["name"], ["n"]) is not up
+    ignore = insert_ignore(dialect, _ITEMS, ["id"])
+    assert insert_ignore(dialect, _ITEMS, ("id",)) is ignore
+    assert insert_ignore(dialect, _ITEMS, ["name"]) is not ignore
+    with engine.begin() as conn:
+        for n in (1.0, 2.0):  # the shared statements, run again: ignored / updated
+            conn.execute(ignore, {"id": 1, "name": "a", "n": n})
+            conn.execute(up, {"id": 2, "name": "b", "n": n})
+        rows = conn.execute(text("SELECT id, name, n FROM items ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [(1, "a", 1.0), (2, "b", 2.0)]

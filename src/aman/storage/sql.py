@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -122,13 +123,28 @@ def _wrapped(conn: Connection, error: Any, sql: str, params: Any, cursor: Any) -
 
 
 def insert_ignore(dialect: str, model: Any, conflict: Sequence[str]) -> Any:
-    """INSERT … ON CONFLICT (conflict) DO NOTHING for either dialect."""
+    """INSERT … ON CONFLICT (conflict) DO NOTHING for either dialect (built once per shape)."""
+    return _insert_ignore(dialect, model, tuple(conflict))
+
+
+def upsert(dialect: str, model: Any, conflict: Sequence[str], update: Sequence[str]) -> Any:
+    """INSERT … ON CONFLICT (conflict) DO UPDATE SET each ``update`` column to the new value.
+
+    Built once per shape: making ``excluded``'s column proxies costs about 1 ms, and
+    repositories that are created per call (the scheduler's, every housekeeping pass)
+    paid it each time.  SQLAlchemy statements are immutable, so one can be shared.
+    """
+    return _upsert(dialect, model, tuple(conflict), tuple(update))
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_ignore(dialect: str, model: Any, conflict: tuple[str, ...]) -> Any:
     ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return ins(model).on_conflict_do_nothing(index_elements=list(conflict))
 
 
-def upsert(dialect: str, model: Any, conflict: Sequence[str], update: Sequence[str]) -> Any:
-    """INSERT … ON CONFLICT (conflict) DO UPDATE SET each ``update`` column to the new value."""
+@functools.lru_cache(maxsize=256)
+def _upsert(dialect: str, model: Any, conflict: tuple[str, ...], update: tuple[str, ...]) -> Any:
     ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = ins(model)
     return stmt.on_conflict_do_update(
