@@ -10,6 +10,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from aman.nlu.fuzzy import one_edit_apart
+
 __all__ = ["OPT_IN_CONFIRMATION", "OPT_OUT_CONFIRMATION", "is_opt_in", "is_opt_out"]
 
 _STOP_WORDS = (
@@ -54,15 +56,8 @@ def _normalise(text: str) -> str:
 
 
 def _close(word: str, target: str) -> bool:
-    """Equal, or one edit apart for words of five letters or more."""
-    if word == target:
-        return True
-    if len(target) < 5 or abs(len(word) - len(target)) > 1:
-        return False
-    if len(word) == len(target):
-        return sum(a != b for a, b in zip(word, target, strict=True)) <= 1
-    short, long_ = sorted((word, target), key=len)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+    """Equal, or one edit (or swap) apart for phrases of five letters or more."""
+    return word == target or (len(target) >= 5 and one_edit_apart(word, target))
 
 
 def _matches(text: str, words: tuple[str, ...]) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from aman.engine.bot import Incoming
 from aman.engine.flows.model import AskStep, Choice
 from aman.nlu.entities import Entity
+from aman.nlu.fuzzy import one_edit_apart
 from aman.nlu.money import parse_number
 from aman.nlu.normalize import normalize
 
@@ -33,18 +34,7 @@ _INDEX = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 def fuzzy_equal(word: str, target: str) -> bool:
     """Equal, or one edit (or one swap of neighbours) apart when both have 5+ characters."""
-    if word == target:
-        return True
-    if min(len(word), len(target)) < 5 or abs(len(word) - len(target)) > 1:
-        return False
-    if len(word) == len(target):
-        diff = [i for i, (a, b) in enumerate(zip(word, target, strict=True)) if a != b]
-        if len(diff) == 2 and diff[1] == diff[0] + 1:  # two neighbours swapped ("besra")
-            i = diff[0]
-            return word[i] == target[i + 1] and word[i + 1] == target[i]
-        return len(diff) <= 1
-    short, long_ = sorted((word, target), key=len)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+    return word == target or (min(len(word), len(target)) >= 5 and one_edit_apart(word, target))
 
 
 def choice_options(step: AskStep, fields: Mapping[str, Any]) -> list[Choice]:
