@@ -35,6 +35,7 @@ class Incoming:
     data: Mapping[str, Any] = field(default_factory=dict)
     context_wamid: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)  # the Cloud API message (order items...)
+    contact_ix: str | None = None  # the customer's blind index, when the inbox worker knows it
 
 
 @dataclass(frozen=True, slots=True)

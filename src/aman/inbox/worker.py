@@ -462,4 +462,5 @@ def _incoming(msg: ClaimedMessage, payload: dict[str, Any]) -> Incoming:
         data=payload.get("data") or {},
         context_wamid=payload.get("ctx"),
         raw=payload.get("raw") or {},
+        contact_ix=msg.contact_ix,
     )

@@ -72,7 +72,7 @@ class GatedBot:
     def handle(self, msg: Incoming, state: Mapping[str, Any]) -> BotResult:
         monitor = self._current()
         if monitor is not None and msg.wa_id:
-            ix = self._index(msg.wa_id)
+            ix = msg.contact_ix or self._index(msg.wa_id)
             control = monitor.control_for(self._tenant, ix)
             if control is not None and (
                 control.quarantined
