@@ -15,10 +15,10 @@ After the load it keeps sampling an idle aman for ``--cooldown`` seconds.
 Results: the ``soak`` section of ``bench/RESULTS.md`` (the other sections are
 kept) with the chart ``bench/soak.svg`` (RSS and echo latency p50/p99 over
 time, committed with it), the raw samples in ``bench/out/soak.json``, and a
-printed summary.  Memory and fd growth are fitted
+printed summary.  Memory and fd growth are fitted to the samples under load
 after a warm-up (slopes need 5 minutes of data) so a leak shows as a slope,
-not as start-up allocation.  The load average is recorded: on a shared machine
-every figure is pessimistic.
+not as start-up allocation nor as memory given back once the load stops.
+The load average is recorded: on a shared machine every figure is pessimistic.
 """
 
 from __future__ import annotations
@@ -221,6 +221,8 @@ class Load:
         self.c = Counters()
         self.run_id = secrets.token_hex(4)
         self.wall0 = 0.0
+        # "load" while requests are offered, then "drain" (late echoes), then "idle".
+        self.phase = "load"
         self._pending: set[asyncio.Task[None]] = set()
         self._seen: set[int] = set()  # the simulator may accept a redelivered reply twice
 
@@ -335,6 +337,7 @@ async def sample(stack: Stack, load: Load, stop: asyncio.Event, out: list[dict[s
         out.append(
             {
                 "t_s": round(now - start, 1),
+                "phase": load.phase,
                 "rss_mib": round(rss_mib(pid), 1),
                 "open_fds": open_fds(pid),
                 "cpu_pct": round(100.0 * (cpu_now - cpu_before) / span, 1),
@@ -384,11 +387,17 @@ def _latency(values: list[float]) -> dict[str, float | None]:
 def _trend(samples: list[dict[str, Any]], key: str, warm_from: float) -> dict[str, Any]:
     """First/last/max of a sampled figure and its slope per hour after the warm-up.
 
-    The slope needs at least five minutes after the warm-up; shorter runs report None
-    (a minute of data says nothing about an hour).
+    The slope is fitted to the samples taken under load only: memory that comes back
+    down once the load stops (drain, idle) would otherwise pull it below the leak rate.
+    It needs at least five minutes after the warm-up; shorter runs report None (a
+    minute of data says nothing about an hour).
     """
     values = [float(s[key]) for s in samples]
-    warm = [(s["t_s"], float(s[key])) for s in samples if s["t_s"] >= warm_from]
+    warm = [
+        (s["t_s"], float(s[key]))
+        for s in samples
+        if s["t_s"] >= warm_from and s.get("phase", "load") == "load"
+    ]
     long_enough = len(warm) >= 3 and warm[-1][0] - warm[0][0] >= 300.0
     return {
         "first": values[0] if values else None,
@@ -560,9 +569,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 stop_load.set()
                 sampler.result()  # raises SoakError when aman died
             await offer
+            load.phase = "drain"
             deadline = time.monotonic() + args.drain_seconds
             while load.backlog() and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
+            load.phase = "idle"
             await asyncio.sleep(args.cooldown)  # idle: does memory come back down?
             stop_all.set()
             await asyncio.gather(collector, sampler)
@@ -610,7 +621,8 @@ def render_section(result: dict[str, Any], info: RunInfo, svg_link: str) -> str:
         "request's intended send time; 503s retried after 0.5/1/2/4/8 s like Meta.",
         f"- Sampled every {cfg['sample_seconds']:g} s: aman's RSS and open fds, and the p50/p99 "
         f"of the echoes that arrived in that window; {cfg['cooldown']:g} s of idle sampling "
-        f"after the load; growth fitted after a {s['warmup_s']:g} s warm-up.",
+        f"after the load; growth fitted to the samples under load after a {s['warmup_s']:g} s "
+        "warm-up.",
         "",
         f"![aman RSS and echo latency p50/p99 over the soak]({svg_link})",
         "",

@@ -65,3 +65,19 @@ def test_section_links_the_chart_and_states_the_figures(tmp_path: Path) -> None:
     assert "20 / 21 / 22; +1.5 fds/h |" in text
     write_section(results, "soak", text)
     assert "<!-- bench:soak -->\n## Soak" in results.read_text()
+
+
+def test_growth_is_fitted_to_the_samples_under_load_only() -> None:
+    from bench.soak import _trend
+
+    # RSS grows 1 MiB per minute under load, then falls back when the load stops.
+    load = [{"t_s": 60.0 * i, "rss_mib": 100.0 + i, "phase": "load"} for i in range(11)]
+    after = [{"t_s": 660.0, "rss_mib": 104.0, "phase": "drain"},
+             {"t_s": 690.0, "rss_mib": 90.0, "phase": "idle"},
+             {"t_s": 720.0, "rss_mib": 90.0, "phase": "idle"}]
+    trend = _trend(load + after, "rss_mib", warm_from=0.0)
+    assert trend["growth_per_hour_after_warmup"] == 60.0
+    assert (trend["first"], trend["last"], trend["max"]) == (100.0, 90.0, 110.0)
+    # Samples of older runs carry no phase: all of them count, as before.
+    old = [{k: v for k, v in s.items() if k != "phase"} for s in load]
+    assert _trend(old, "rss_mib", warm_from=0.0)["growth_per_hour_after_warmup"] == 60.0
