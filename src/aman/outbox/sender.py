@@ -351,14 +351,38 @@ class Sender:
         try:
             await self._results.submit(outcome)
         except Unstorable as exc:
-            # It would fail every claim it was retried with.  The row stays 'sending'
-            # and untracked: the next lease pass reconciles it (statuses, else a resend).
-            log.error("sender: outcome of outbox row %d refused (%s); reconciled", row.id, exc)
-            with self._lock:
-                self._owned.pop(row.id, None)
+            await self._record_refused(row.id, outcome, exc)
         except Exception as exc:  # noqa: BLE001 - kept and written again later
             log.warning("sender: outcome not recorded (%s); will retry", type(exc).__name__)
             self._unrecorded.append(outcome)
+
+    async def _record_refused(self, row_id: int, outcome: SendOutcome, exc: Unstorable) -> None:
+        """The database refused ``outcome`` itself (a wamid another row already has, a
+        value out of range): write what settles the row, without the values it was
+        given by the Graph API.  A sent row must stay sent, not be reconciled into a
+        resend; its wamid comes back with its statuses (matched by our callback ref)."""
+        bare = replace(outcome, wamid=None, error_code=None, error_title=None, http_status=None)
+        if bare != outcome:
+            log.error(
+                "sender: outcome of outbox row %d refused (%s); written without "
+                "the Graph API's values",
+                row_id,
+                exc,
+            )
+            try:
+                await self._results.submit(bare)
+                return
+            except Unstorable as again:
+                exc = again
+            except Exception as err:  # noqa: BLE001 - kept and written again later
+                log.warning("sender: outcome not recorded (%s); will retry", type(err).__name__)
+                self._unrecorded.append(bare)
+                return
+        # Refused even so: it would fail every claim it was retried with.  The row stays
+        # 'sending' and untracked: the next lease pass reconciles it (statuses, else a resend).
+        log.error("sender: outcome of outbox row %d refused (%s); reconciled", row_id, exc)
+        with self._lock:
+            self._owned.pop(row_id, None)
 
     async def _still_ours(self, row: ClaimedSend, epoch: int) -> bool:
         """False once our worker row was reaped since the claim (we were judged dead).
