@@ -181,6 +181,9 @@ class WebhookEvent(Base):
     received_at: Mapped[float] = mapped_column(Float)
     processed: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # The campaigns' claim reads a tenant's unprocessed rows in id order (migration 0010).
+    __table_args__ = (Index("ix_webhook_events_claim", "tenant", "processed", "id"),)
+
 
 class Contact(Base):
     """A customer, found by keyed blind index; identity fields encrypted."""
