@@ -63,12 +63,6 @@ class RetentionReport:
         return sum(self.counts.values())
 
 
-def _delete(engine: Engine, stmt: Any) -> int:
-    """Run one DELETE in a transaction of its own; how many rows went."""
-    with engine.begin() as conn:
-        return max(int(conn.execute(stmt).rowcount or 0), 0)
-
-
 def _purge_batches(
     engine: Engine,
     reader: Engine,
@@ -203,15 +197,16 @@ def _purge(
                 ),
             ),
         )
+    # Expired verification links are useless after a day.
     rep.add(
         "verify_tokens",
-        _delete(
+        _purge_batches(
             engine,
-            delete(VerifyToken).where(
-                VerifyToken.tenant == tenant, VerifyToken.expires_at < now - DAY
-            ),
+            reader,
+            VerifyToken,
+            (VerifyToken.tenant == tenant, VerifyToken.expires_at < now - DAY),
         ),
-    )  # expired verification links are useless after a day
+    )
     if policy.campaign_recipients:
         cut = now - policy.campaign_recipients * DAY
         rep.add(
