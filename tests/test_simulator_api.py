@@ -63,6 +63,10 @@ class Rig:
         async with self.session.get(f"{self.base}{path}") as resp:
             return resp.status, await resp.json()
 
+    async def get_with_headers(self, path: str) -> tuple[int, Any, Any]:
+        async with self.session.get(f"{self.base}{path}") as resp:
+            return resp.status, await resp.json(), resp.headers
+
     async def post(self, path: str, body: Any) -> tuple[int, Any]:
         async with self.session.post(f"{self.base}{path}", json=body) as resp:
             return resp.status, await resp.json()
@@ -583,3 +587,81 @@ async def test_wait_endpoint_and_wait_for_sent() -> None:
         code, data = await asyncio.wait_for(pending, 3)
         assert code == 503 and data["ok"] is False
         assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.anyio
+async def test_only_the_newest_max_messages_are_kept() -> None:
+    async with running(enforce_window=False, statuses=False, max_messages=5) as rig:
+        other = "6285700000000"
+        for i in range(12):
+            to = other if i % 3 == 2 else USER
+            body = {**text(f"m{i}", biz_opaque_callback_data=f"k{i}"), "to": to}
+            assert (await rig.send(body))[0] == 200
+        # Memory holds the newest 5; the counters count all 12.
+        assert [m.body["text"]["body"] for m in rig.sim.sent] == [f"m{i}" for i in range(7, 12)]
+        code, stats = await rig.get("/_sim/stats")
+        assert code == 200
+        assert (stats["accepted"], stats["kept"], stats["first_index"]) == (12, 5, 7)
+        assert stats["max_messages"] == 5
+        # Indices are absolute: paging with since= goes on across the drops.
+        code, items, headers = await rig.get_with_headers("/_sim/messages?since=9")
+        assert code == 200
+        got = [(m["index"], m["body"]["text"]["body"]) for m in items]
+        assert got == [(9, "m9"), (10, "m10"), (11, "m11")]
+        assert headers["X-Sim-Dropped"] == "0"
+        assert (headers["X-Sim-First-Index"], headers["X-Sim-Next-Index"]) == ("7", "12")
+        # A reader behind the oldest kept send gets what is kept and learns what it missed.
+        code, items, headers = await rig.get_with_headers("/_sim/messages?since=3")
+        assert [m["index"] for m in items] == [7, 8, 9, 10, 11]
+        assert headers["X-Sim-Dropped"] == "4"
+        code, items, headers = await rig.get_with_headers("/_sim/messages")
+        assert [m["index"] for m in items] == [7, 8, 9, 10, 11]
+        assert headers["X-Sim-Dropped"] == "7"
+        code, items, headers = await rig.get_with_headers(f"/_sim/messages?to={other}&since=2")
+        assert [m["index"] for m in items] == [8, 11]
+        assert headers["X-Sim-Dropped"] == "5"  # of any recipient
+        for since in (12, 40):
+            code, items, headers = await rig.get_with_headers(f"/_sim/messages?since={since}")
+            assert (code, items, headers["X-Sim-Dropped"]) == (200, [], "0")
+        assert [i for i, _ in rig.sim.state.sent_since(10)] == [10, 11]
+        # Waiting counts every accepted send, not the kept ones.
+        assert await rig.get("/_sim/wait?count=12&timeout=1") == (200, {"ok": True, "count": 12})
+        code, data = await rig.get("/_sim/wait?count=13&timeout=0.05")
+        assert (code, data) == (408, {"ok": False, "count": 12})
+        assert len(await rig.sim.wait_for_sent(12, 0.01)) == 5
+        later = asyncio.create_task(rig.sim.wait_for_sent(13, 2.0))
+        await asyncio.sleep(0.01)
+        assert not later.done()
+        assert (await rig.send(text("m12")))[0] == 200
+        assert [m.body["text"]["body"] for m in await later][-1] == "m12"
+        # A reset starts the indices (and the counters) at 0 again.
+        rig.sim.reset()
+        assert (await rig.send(text("again")))[0] == 200
+        code, items, headers = await rig.get_with_headers("/_sim/messages")
+        assert [m["index"] for m in items] == [0]
+        assert (headers["X-Sim-Dropped"], headers["X-Sim-First-Index"]) == ("0", "0")
+        _, stats = await rig.get("/_sim/stats")
+        assert (stats["accepted"], stats["kept"], stats["first_index"]) == (1, 1, 0)
+
+
+@pytest.mark.anyio
+async def test_statuses_and_replies_work_past_the_cap() -> None:
+    async with running(max_messages=2) as rig:
+        inbound = await rig.sim.phone.send_text(USER, "Halo")
+        assert inbound.status == 200
+        wamids = []
+        for i in range(4):
+            status, data, _ = await rig.send(text(f"r{i}", biz_opaque_callback_data=f"s{i}"))
+            assert status == 200
+            wamids.append(data["messages"][0]["id"])
+        assert [m.wamid for m in rig.sim.sent] == wamids[2:]
+        # Every send gets its statuses, also those already dropped from the record.
+        statuses = await rig.receiver.wait_for_statuses(12, timeout=10)
+        by_wamid: dict[str, list[str]] = {}
+        for s in statuses:
+            by_wamid.setdefault(s["id"], []).append(s["status"])
+            assert s["biz_opaque_callback_data"] == f"s{wamids.index(s['id'])}"
+        assert by_wamid == {w: ["sent", "delivered", "read"] for w in wamids}
+        # A button reply carries the newest send as its context.
+        await rig.sim.phone.send_reply(USER, "b0", "Oke")
+        assert rig.receiver.messages()[-1]["context"]["id"] == wamids[-1]

@@ -101,6 +101,14 @@ def test_cli_rejects_bad_arguments() -> None:
     assert built.statuses is False
     assert built.unknown_numbers == frozenset({"6281200000000"})
     assert built.faults.rate_5xx == 0.25
+    assert built.max_messages == 100_000
+    base = ["--webhook-url", "http://127.0.0.1:1/w", "--app-secret", "s", "--access-token", "t"]
+    assert build_config(parse_args([*base, "--max-messages", "50"])).max_messages == 50
+    for bad in ("0", "-3"):
+        with pytest.raises(SimulatorConfigError, match="max_messages"):
+            build_config(parse_args([*base, "--max-messages", bad]))
+    with pytest.raises(SystemExit):
+        parse_args([*base, "--max-messages", "many"])
 
 
 def test_config_validation() -> None:
@@ -111,6 +119,8 @@ def test_config_validation() -> None:
         {"status_kinds": ("sent", "sent")}, {"status_kinds": ("seen",)},
         {"status_batch_max": 0}, {"webhook_timeout_s": 0.0},
         {"unknown_numbers": frozenset({"+62812"})},
+        {"max_messages": 0}, {"max_messages": True}, {"max_messages": 2.5},
+        {"max_messages": "10"},
     ]
     for overrides in bad:
         with pytest.raises(SimulatorConfigError):

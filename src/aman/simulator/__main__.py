@@ -15,6 +15,7 @@ from aman.simulator.config import SimulatorConfig
 from aman.simulator.errors import SimulatorConfigError
 from aman.simulator.faults import Faults
 from aman.simulator.server import Simulator
+from aman.simulator.state import DEFAULT_MAX_MESSAGES
 
 TOKEN_ENV = "AMAN_SIM_ACCESS_TOKEN"  # noqa: S105 - an env var name  # nosec B105
 SECRET_ENV = "AMAN_SIM_APP_SECRET"  # noqa: S105 - an env var name  # nosec B105
@@ -50,6 +51,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="do not enforce the 24 h customer-service window")
     parser.add_argument("--unknown-number", action="append", default=[],
                         help="a wa_id that is not on WhatsApp (repeatable)")
+    parser.add_argument(
+        "--max-messages",
+        type=int,
+        default=DEFAULT_MAX_MESSAGES,
+        metavar="N",
+        help="keep only the newest N sends in memory for /_sim/messages "
+        f"(default {DEFAULT_MAX_MESSAGES:,}; counters count all)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--faults", default="{}", help='JSON, e.g. {"rate_429": 0.1}')
     return parser.parse_args(argv)
@@ -82,6 +91,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         unknown_numbers=frozenset(args.unknown_number),
         seed=args.seed,
         faults=Faults().updated(fault_changes),
+        max_messages=args.max_messages,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from aman.simulator.errors import SimulatorConfigError
 from aman.simulator.faults import Faults
+from aman.simulator.state import DEFAULT_MAX_MESSAGES, check_max_messages
 
 TemplateCategory = Literal["utility", "marketing", "authentication"]
 STATUS_KINDS: tuple[str, ...] = ("sent", "delivered", "read")
@@ -101,6 +102,8 @@ class SimulatorConfig:
     unknown_numbers: frozenset[str] = frozenset()
     # False: answer 131026 synchronously. True: accept and emit a "failed" status.
     undeliverable_as_status: bool = False
+    # How many of the newest sends (and read receipts, callback-data keys) stay in memory.
+    max_messages: int = DEFAULT_MAX_MESSAGES
 
     def __post_init__(self) -> None:
         if not self.access_token or not self.app_secret:
@@ -128,6 +131,7 @@ class SimulatorConfig:
         for number in self.unknown_numbers:
             if not _WA_ID.fullmatch(number):
                 raise SimulatorConfigError("unknown_numbers must hold wa_ids (digits)")
+        check_max_messages(self.max_messages)
 
 
 def _check_delays(name: str, delays: tuple[float, ...]) -> None:

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from aman.simulator.server import Simulator
 
 MAX_WAIT_S = 300.0
+DROPPED_HEADER = "X-Sim-Dropped"
+FIRST_INDEX_HEADER = "X-Sim-First-Index"
+NEXT_INDEX_HEADER = "X-Sim-Next-Index"
 
 
 def _bad(message: str) -> web.Response:
@@ -76,7 +79,13 @@ class ControlApi:
         return json_response({"ok": True, "phone_number_id": self._sim.config.phone_number_id})
 
     async def messages(self, request: web.Request) -> web.Response:
-        """GET /_sim/messages?to=<wa_id>&since=<index>: accepted sends as a JSON list."""
+        """GET /_sim/messages?to=<wa_id>&since=<index>: kept sends as a JSON list.
+
+        Each item carries its absolute `index`. Only the newest max_messages sends are
+        kept; the headers tell what a reader missed: X-Sim-Dropped (sends at index >=
+        since no longer kept, any recipient), X-Sim-First-Index (oldest kept) and
+        X-Sim-Next-Index (the index the next send gets, = accepted).
+        """
         to = request.query.get("to")
         try:
             since = int(request.query.get("since", "0"))
@@ -85,7 +94,12 @@ class ControlApi:
             return _bad("since must be an integer and to a wa_id")
         if since < 0:
             return _bad("since must be >= 0")
-        return json_response(self._sim.state.messages(wa_id, since))
+        state = self._sim.state
+        response = json_response(state.messages(wa_id, since))
+        response.headers[DROPPED_HEADER] = str(state.dropped_since(since))
+        response.headers[FIRST_INDEX_HEADER] = str(state.first_index)
+        response.headers[NEXT_INDEX_HEADER] = str(state.accepted)
+        return response
 
     async def stats(self, request: web.Request) -> web.Response:
         """GET /_sim/stats."""
@@ -153,7 +167,7 @@ class ControlApi:
         raise InboundRequestError("give text, reply_id+title, payload+title or message")
 
     async def wait(self, request: web.Request) -> web.Response:
-        """GET /_sim/wait?count=N&timeout=S: long-poll until N sends were accepted."""
+        """GET /_sim/wait?count=N&timeout=S: long-poll until N sends were accepted (kept or not)."""
         try:
             count = int(request.query["count"])
             timeout = float(request.query.get("timeout", "10"))
@@ -161,10 +175,11 @@ class ControlApi:
             return _bad("count (integer) is required; timeout must be a number")
         if count < 0 or not math.isfinite(timeout) or not 0 <= timeout <= MAX_WAIT_S:
             return _bad(f"count must be >= 0 and timeout within 0..{MAX_WAIT_S:.0f}")
+        state = self._sim.state
         try:
-            sent = await self._sim.wait_for_sent(count, timeout)
+            await state.wait_until(count, timeout)
         except SimulatorTimeoutError:
-            return json_response({"ok": False, "count": len(self._sim.sent)}, 408)
+            return json_response({"ok": False, "count": state.accepted}, 408)
         except SimulatorError:
-            return json_response({"ok": False, "count": len(self._sim.sent)}, 503)
-        return json_response({"ok": True, "count": len(sent)})
+            return json_response({"ok": False, "count": state.accepted}, 503)
+        return json_response({"ok": True, "count": state.accepted})

@@ -28,7 +28,7 @@ class Simulator:
     def __init__(self, config: SimulatorConfig, *, now: Callable[[], float] = time.time) -> None:
         self.config = config
         self.now = now
-        self.state = SimState()
+        self.state = SimState(config.max_messages)
         self.dice = FaultDice(config.faults, config.seed)
         self.sender = WebhookSender(config, self.dice)
         self.emitter = StatusEmitter(config, self.sender, self.dice, now)
@@ -41,7 +41,7 @@ class Simulator:
 
     @property
     def sent(self) -> list[SentMessage]:
-        """Every accepted send, oldest first (the live list)."""
+        """The kept sends, oldest first: a copy of the newest `config.max_messages`."""
         return self.state.sent
 
     @property
@@ -119,7 +119,7 @@ class Simulator:
     async def wait_for_sent(
         self, count: int, timeout: float  # noqa: ASYNC109 - the agreed public signature
     ) -> list[SentMessage]:
-        """Return the sends once at least `count` were accepted; SimulatorTimeoutError if not."""
+        """The kept sends once at least `count` were accepted; SimulatorTimeoutError if not."""
         return await self.state.wait_for(count, timeout)
 
     async def drain_statuses(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109

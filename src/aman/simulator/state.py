@@ -1,15 +1,29 @@
-"""In-memory record of what the simulator accepted, rejected and saw from the phone."""
+"""In-memory record of what the simulator accepted, rejected and saw from the phone.
+
+Only the newest ``max_messages`` sends are kept, so a simulator can run for days. Every
+send keeps the absolute index it was given when accepted (0 after a reset), so readers
+page with ``since=<index>`` across drops; the counters count everything since the reset.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+import itertools
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
-from aman.simulator.errors import SimulatorError, SimulatorTimeoutError
+from aman.simulator.errors import SimulatorConfigError, SimulatorError, SimulatorTimeoutError
 
 WINDOW_SECONDS = 24 * 3600.0
+DEFAULT_MAX_MESSAGES = 100_000
+
+
+def check_max_messages(value: object) -> int:
+    """`value` if it is a usable cap on kept messages (an int >= 1), else SimulatorConfigError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SimulatorConfigError(f"max_messages must be an integer >= 1, not {value!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +53,11 @@ class SentMessage:
 class SimState:
     """Sends, counters, read receipts and customer-service windows."""
 
-    def __init__(self) -> None:
-        self.sent: list[SentMessage] = []
+    def __init__(self, max_messages: int = DEFAULT_MAX_MESSAGES) -> None:
+        self.max_messages = check_max_messages(max_messages)
+        # The newest sends; the oldest has index first_index, the newest accepted - 1.
+        self._sent: deque[SentMessage] = deque(maxlen=self.max_messages)
+        self.accepted = 0  # every accepted send since the reset, kept or not
         self.rejected: Counter[int] = Counter()
         self.read_receipts: list[str] = []
         self.duplicates = 0
@@ -54,7 +71,8 @@ class SimState:
 
     def reset(self) -> None:
         """Forget everything (waiters stay registered and keep waiting)."""
-        self.sent.clear()
+        self._sent.clear()
+        self.accepted = 0
         self.rejected.clear()
         self.read_receipts.clear()
         self.duplicates = 0
@@ -66,8 +84,9 @@ class SimState:
         self._last_outbound.clear()
 
     def record_sent(self, message: SentMessage) -> None:
-        """Store an accepted send, count duplicates and wake waiters."""
-        self.sent.append(message)
+        """Keep an accepted send (dropping the oldest past the cap), count duplicates, wake."""
+        self._sent.append(message)
+        self.accepted += 1
         self._last_outbound[message.to] = message.wamid
         key = message.biz_opaque_callback_data
         if key:
@@ -102,19 +121,41 @@ class SimState:
         """wamid of the newest message sent to `wa_id`, if any."""
         return self._last_outbound.get(wa_id)
 
+    @property
+    def sent(self) -> list[SentMessage]:
+        """The kept sends, oldest first (a copy; the newest `max_messages` of them)."""
+        return list(self._sent)
+
+    @property
+    def first_index(self) -> int:
+        """Index of the oldest kept send (= how many were dropped since the reset)."""
+        return self.accepted - len(self._sent)
+
+    def dropped_since(self, since: int) -> int:
+        """How many sends at index >= `since` are no longer kept (0: nothing missed)."""
+        return max(0, self.first_index - max(since, 0))
+
+    def sent_since(self, since: int) -> list[tuple[int, SentMessage]]:
+        """(index, send) of the kept sends with index >= `since`, oldest first."""
+        start = max(since, self.first_index)
+        count = self.accepted - start
+        if count <= 0:
+            return []
+        newest = list(itertools.islice(reversed(self._sent), count))
+        newest.reverse()
+        return list(enumerate(newest, start))
+
     def messages(self, to: str | None = None, since: int = 0) -> list[dict[str, Any]]:
-        """JSON views of sends from index `since`, optionally only those to `to`."""
-        start = max(since, 0)
-        return [
-            m.to_json(i)
-            for i, m in enumerate(self.sent[start:], start)
-            if to is None or m.to == to
-        ]
+        """JSON views of the kept sends from index `since`, optionally only those to `to`."""
+        return [m.to_json(i) for i, m in self.sent_since(since) if to is None or m.to == to]
 
     def stats(self) -> dict[str, Any]:
         """Counters as a JSON-ready dict."""
         return {
-            "accepted": len(self.sent),
+            "accepted": self.accepted,
+            "kept": len(self._sent),
+            "first_index": self.first_index,
+            "max_messages": self.max_messages,
             "rejected": {str(code): n for code, n in sorted(self.rejected.items())},
             "rejected_total": sum(self.rejected.values()),
             "read_receipts": len(self.read_receipts),
@@ -125,8 +166,13 @@ class SimState:
         }
 
     async def wait_for(self, count: int, timeout: float) -> list[SentMessage]:  # noqa: ASYNC109
-        """Return the sends once at least `count` were accepted, else raise on timeout."""
-        if len(self.sent) < count:
+        """Return the kept sends once at least `count` were accepted, else raise on timeout."""
+        await self.wait_until(count, timeout)
+        return self.sent
+
+    async def wait_until(self, count: int, timeout: float) -> None:  # noqa: ASYNC109
+        """Return once at least `count` sends were accepted, else raise on timeout."""
+        if self.accepted < count:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             entry = (count, future)
             self._waiters.append(entry)
@@ -134,12 +180,11 @@ class SimState:
                 await asyncio.wait_for(asyncio.shield(future), timeout)
             except TimeoutError:
                 raise SimulatorTimeoutError(
-                    f"only {len(self.sent)} of {count} messages after {timeout} s"
+                    f"only {self.accepted} of {count} messages after {timeout} s"
                 ) from None
             finally:
                 if entry in self._waiters:
                     self._waiters.remove(entry)
-        return list(self.sent)
 
     def cancel_waiters(self) -> None:
         """Make every pending wait_for() raise SimulatorError (used on shutdown)."""
@@ -149,7 +194,7 @@ class SimState:
                 future.set_exception(SimulatorError("simulator is stopping"))
 
     def _wake(self) -> None:
-        n = len(self.sent)
+        n = self.accepted
         keep: list[tuple[int, asyncio.Future[None]]] = []
         for count, future in self._waiters:
             if count <= n:
