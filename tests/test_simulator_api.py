@@ -665,3 +665,30 @@ async def test_statuses_and_replies_work_past_the_cap() -> None:
         # A button reply carries the newest send as its context.
         await rig.sim.phone.send_reply(USER, "b0", "Oke")
         assert rig.receiver.messages()[-1]["context"]["id"] == wamids[-1]
+
+
+@pytest.mark.anyio
+async def test_read_receipts_and_duplicate_keys_are_bounded_too() -> None:
+    async with running(enforce_window=False, statuses=False, max_messages=3) as rig:
+        inbound = await rig.sim.phone.send_text(USER, "Halo")
+        read = {"messaging_product": "whatsapp", "status": "read", "message_id": inbound.wamid}
+        for _ in range(5):
+            assert (await rig.send(read))[0] == 200
+        assert rig.sim.stats()["read_receipts"] == 5
+        assert rig.sim.state.read_receipts == [inbound.wamid] * 3
+        # A repeat is caught while an earlier copy is among the last 3 sends ...
+        for key in ("a", "b", "a", "c", "d", "e", "a"):
+            assert (await rig.send(text(biz_opaque_callback_data=key)))[0] == 200
+        stats = rig.sim.stats()
+        assert (stats["accepted"], stats["duplicates"], stats["duplicate_keys"]) == (7, 1, ["a"])
+        # ... and the keys remembered for that stay within the cap.
+        assert len(rig.sim.state._opaque_seen) == 3
+        for key in ("f", "g", "a", "a"):  # "a" was forgotten; repeated again, listed once
+            assert (await rig.send(text(biz_opaque_callback_data=key)))[0] == 200
+        assert rig.sim.stats()["duplicate_keys"] == ["a"]
+        rig.sim.reset()
+        for key in ("x", "x", "y", "y", "z", "z", "w", "w"):
+            assert (await rig.send(text(biz_opaque_callback_data=key)))[0] == 200
+        stats = rig.sim.stats()
+        assert (stats["duplicates"], stats["duplicate_keys"]) == (4, ["x", "y", "z"])
+        assert stats["read_receipts"] == 0 and rig.sim.state.read_receipts == []

@@ -1,6 +1,7 @@
 """In-memory record of what the simulator accepted, rejected and saw from the phone.
 
-Only the newest ``max_messages`` sends are kept, so a simulator can run for days. Every
+Only the newest ``max_messages`` sends are kept (and as many read receipts, callback-data
+keys for duplicate detection and duplicated keys), so a simulator can run for days. Every
 send keeps the absolute index it was given when accepted (0 after a reset), so readers
 page with ``since=<index>`` across drops; the counters count everything since the reset.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,12 +60,17 @@ class SimState:
         self._sent: deque[SentMessage] = deque(maxlen=self.max_messages)
         self.accepted = 0  # every accepted send since the reset, kept or not
         self.rejected: Counter[int] = Counter()
-        self.read_receipts: list[str] = []
+        self._read_receipts: deque[str] = deque(maxlen=self.max_messages)
+        self.read_total = 0
         self.duplicates = 0
-        self.duplicate_keys: list[str] = []
+        # The first max_messages keys sent more than once (duplicates counts them all);
+        # a dict, so a key forgotten by _opaque_seen and repeated again is listed once.
+        self._duplicate_keys: dict[str, None] = {}
         self.inbound = 0
         self.dropped = 0
-        self._opaque_seen: dict[str, int] = {}
+        # How often each of the max_messages most recently sent keys was sent: a repeat is
+        # caught at least while an earlier copy is among the last max_messages sends.
+        self._opaque_seen: OrderedDict[str, int] = OrderedDict()
         self._last_inbound: dict[str, float] = {}
         self._last_outbound: dict[str, str] = {}
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -74,9 +80,10 @@ class SimState:
         self._sent.clear()
         self.accepted = 0
         self.rejected.clear()
-        self.read_receipts.clear()
+        self._read_receipts.clear()
+        self.read_total = 0
         self.duplicates = 0
-        self.duplicate_keys.clear()
+        self._duplicate_keys.clear()
         self.inbound = 0
         self.dropped = 0
         self._opaque_seen.clear()
@@ -90,14 +97,20 @@ class SimState:
         self._last_outbound[message.to] = message.wamid
         key = message.biz_opaque_callback_data
         if key:
-            seen = self._opaque_seen.get(key, 0)
-            if seen:
-                self.duplicates += 1
-                if seen == 1:
-                    self.duplicate_keys.append(key)
-            self._opaque_seen[key] = seen + 1
+            self._count_key(key)
         if self._waiters:
             self._wake()
+
+    def _count_key(self, key: str) -> None:
+        seen = self._opaque_seen.get(key, 0)
+        if seen:
+            self.duplicates += 1
+            if seen == 1 and len(self._duplicate_keys) < self.max_messages:
+                self._duplicate_keys[key] = None
+            self._opaque_seen.move_to_end(key)
+        self._opaque_seen[key] = seen + 1
+        if len(self._opaque_seen) > self.max_messages:
+            self._opaque_seen.popitem(last=False)
 
     def record_rejected(self, code: int) -> None:
         """Count an error answer by Graph error code."""
@@ -105,7 +118,13 @@ class SimState:
 
     def record_read(self, message_id: str) -> None:
         """Count a mark-as-read call."""
-        self.read_receipts.append(message_id)
+        self._read_receipts.append(message_id)
+        self.read_total += 1
+
+    @property
+    def read_receipts(self) -> list[str]:
+        """wamids of the newest `max_messages` mark-as-read calls, oldest first (a copy)."""
+        return list(self._read_receipts)
 
     def record_inbound(self, wa_id: str, at: float) -> None:
         """The user wrote: their 24 h customer-service window (re)opens."""
@@ -158,9 +177,9 @@ class SimState:
             "max_messages": self.max_messages,
             "rejected": {str(code): n for code, n in sorted(self.rejected.items())},
             "rejected_total": sum(self.rejected.values()),
-            "read_receipts": len(self.read_receipts),
+            "read_receipts": self.read_total,
             "duplicates": self.duplicates,
-            "duplicate_keys": list(self.duplicate_keys),
+            "duplicate_keys": list(self._duplicate_keys),
             "inbound": self.inbound,
             "dropped_connections": self.dropped,
         }
