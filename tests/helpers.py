@@ -187,17 +187,22 @@ async def collect_replies(
     deadline = time.monotonic() + timeout
     sent: list[dict[str, Any]] = []
     got: Counter[str] = Counter()
+    since = 0  # the simulator's absolute index of the next send to read
     async with aiohttp.ClientSession() as s:
         while True:
-            async with s.get(f"{sim_base}/_sim/messages", params={"since": len(sent)}) as r:
+            async with s.get(f"{sim_base}/_sim/messages", params={"since": since}) as r:
                 r.raise_for_status()
+                # Sends dropped past the simulator's --max-messages before we read them.
+                assert r.headers.get("X-Sim-Dropped", "0") == "0", "simulator dropped sends"
                 new: list[dict[str, Any]] = await r.json()
+            if new:
+                since = int(new[-1]["index"]) + 1
             sent += new
             got.update(m["body"]["text"]["body"] for m in new if m["type"] == "text")
             left = deadline - time.monotonic()
             if left <= 0 or all(got[t] >= 1 for t in expected):
                 return got, sent
-            wait = {"count": len(sent) + 1, "timeout": round(min(left, 5.0), 3)}
+            wait = {"count": since + 1, "timeout": round(min(left, 5.0), 3)}
             async with s.get(f"{sim_base}/_sim/wait", params=wait) as r:
                 if r.status not in (200, 408):  # 408: nothing new within the wait
                     r.raise_for_status()

@@ -231,7 +231,8 @@ def run_chat(*, bot: str, wa_id: str, name: str) -> int:
         with tempfile.TemporaryDirectory(prefix="aman-chat-") as tmp:
             async with DemoStack(Path(tmp), bot=bot) as stack:
                 print(f"Chatting with the {bot} bot as {wa_id[:5]}… (type 'quit' to leave)")
-                seen = 0
+                record = stack.simulator.state
+                seen = 0  # index of the next send to show (indices go on past the cap)
                 choices: list[tuple[str, str, str]] = []
                 loop = asyncio.get_running_loop()
                 while True:
@@ -251,16 +252,16 @@ def run_chat(*, bot: str, wa_id: str, name: str) -> int:
                     deadline = loop.time() + 3.0
                     while loop.time() < deadline:
                         await asyncio.sleep(0.05)
-                        if len(stack.simulator.sent) > seen and loop.time() > deadline - 2.7:
+                        if record.accepted > seen and loop.time() > deadline - 2.7:
                             break
                     await asyncio.sleep(0.2)
-                    for msg in stack.simulator.sent[seen:]:
+                    for _, msg in record.sent_since(seen):
                         text, opts = _render(msg.body)
                         print(f"bot> {text}")
                         for i, (_id, title, _k) in enumerate(opts, start=len(choices) + 1):
                             print(f"     [{i}] {title}")
                         choices.extend(opts)
-                    seen = len(stack.simulator.sent)
+                    seen = record.accepted
 
     asyncio.run(main())
     return 0
