@@ -293,6 +293,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # drop the statuses of sends in flight at the kill while aman restarts.
                 "--retry-delays",
                 "0.5,1,2,5,10,20,30",
+                # The analysis reads every send at the end: keep them all (n plus resends).
+                "--max-messages",
+                str(max(2 * n, 100_000)),
                 "--webhook-url",
                 f"http://127.0.0.1:{aman_port}/webhook",
             ],
@@ -394,6 +397,8 @@ def _drive(
         procs.stop()
     stats = http_json(f"{sim_url}/_sim/stats")
     messages = http_json(f"{sim_url}/_sim/messages", timeout=300)
+    if stats.get("first_index"):
+        raise RuntimeError(f"the simulator dropped its first {stats['first_index']:,} sends")
     return analyse(
         args, cid, import_s, messages, stats, samples, killed, restart, procs, final_states, work
     )

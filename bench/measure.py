@@ -152,7 +152,17 @@ class SimClient:
             resp.raise_for_status()
 
     async def messages(self, since: int) -> list[dict[str, Any]]:
-        data = await self._get(f"/_sim/messages?since={since}")
+        """Recorded sends from index ``since``; raises if some were dropped unread."""
+        if self._session is None:
+            raise RuntimeError("SimClient used outside 'async with'")
+        async with self._session.get(f"{self._base}/_sim/messages?since={since}") as resp:
+            resp.raise_for_status()
+            dropped = int(resp.headers.get("X-Sim-Dropped", "0"))
+            data = await resp.json(loads=_loads)
+        if dropped:
+            # The simulator keeps only its newest --max-messages sends: replies matched
+            # against what is left would be counted as lost.
+            raise RuntimeError(f"the simulator dropped {dropped} sends before they were read")
         return data if isinstance(data, list) else []
 
 

@@ -205,6 +205,7 @@ class Counters:
     retried: int = 0
     failed: int = 0
     echoed: int = 0
+    sim_dropped: int = 0  # sends the simulator dropped (past --max-messages) before we read them
     window_echo_ms: list[float] = field(default_factory=list)
     window_ack_ms: list[float] = field(default_factory=list)
     all_echo_ms: list[float] = field(default_factory=list)
@@ -296,6 +297,7 @@ class Load:
                     url = f"{self.stack.sim_url}/_sim/messages?since={since}"
                     async with session.get(url) as r:
                         sent = orjson.loads(await r.read())
+                        self.c.sim_dropped += int(r.headers.get("X-Sim-Dropped", "0"))
                     for m in sent:
                         since = max(since, int(m["index"]) + 1)
                         text = (m.get("body") or {}).get("text", {}).get("body", "")
@@ -417,6 +419,9 @@ def summarise(samples: list[dict[str, Any]], load: Load, seconds: float) -> dict
         "retried_503": c.retried,
         "echoed": c.echoed,
         "lost": c.acked - c.echoed,
+        # Echoes the simulator dropped unread are in "lost" too: non-zero means raise
+        # --max-messages, not that aman lost them.
+        "sim_dropped": c.sim_dropped,
         "offered_rate": round(c.offered / seconds, 1),
         "echo_ms": _latency(c.all_echo_ms),
         "ack_ms": _latency(c.all_ack_ms),
