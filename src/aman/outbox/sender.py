@@ -42,12 +42,6 @@ __all__ = ["LEASE_TTL", "Handed", "Sender"]
 
 log = logging.getLogger(__name__)
 LEASE_TTL = 6.0  # seconds; a dead sender's numbers are taken over within about this long
-# A send's outcome waits this long for others to share its transaction, unless rows wait
-# (the next message to a recipient is sent once the previous one is recorded): a claim
-# that leaves rows behind flushes the outcomes at once.
-# Nobody else waits for an outcome; at 200 messages/s this wrote 2.5 outcomes per
-# transaction instead of one.  A crash in between leaves those rows to reconciliation.
-RESULT_LINGER = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +100,6 @@ class Sender:
             queue_limit=1_000_000,
             name="send-results",
             after_commit=self._results_committed,
-            linger=RESULT_LINGER,
-            hurry=lambda: self._waiting,
         )
         # Claimed rows in flight and the claims we own are counted on the database thread
         # (where claims commit) and on the event loop (where sends end): under this lock.
@@ -185,8 +177,6 @@ class Sender:
                     continue
                 self._results_committed(unrecorded)
                 self._start(claimed, epoch)
-                if self._waiting:
-                    self._results.flush()  # rows may wait for an outcome that lingers
                 if not claimed or not self._waiting:
                     # Nothing left to claim: a claim now would find nothing.  New rows,
                     # resends and finished rows that unblock others set ``wake``.
@@ -244,7 +234,6 @@ class Sender:
         # (Not accepting: we are stopping; the rows stay 'sending' under our id and are
         # reconciled once our worker row is gone, like any claim of a stopped sender.)
         if self._waiting:
-            self._results.flush()  # rows may wait for an outcome that lingers
             self.wake.set()
 
     def _own(self, claimed: Sequence[ClaimedSend], epoch: int) -> None:

@@ -4,10 +4,7 @@ Request handlers ``await committer.submit(item)``; a single background task
 drains everything queued while the previous transaction ran and writes it in
 one transaction on a dedicated thread.  Throughput therefore does not hinge on
 one fsync per request, while every caller still only returns after *its* rows
-are durably committed.  Writes nobody waits for (send outcomes) may ``linger``: the
-first one waits that long for others to share its transaction, unless ``hurry``
-says someone does wait, or until ``flush`` is called.  A bounded queue gives
-back-pressure (``Overloaded``).
+are durably committed.  A bounded queue gives back-pressure (``Overloaded``).
 When a shared transaction fails, each item is written alone.  An item whose own
 values the database refuses (a constraint, a value out of range) is ``Unstorable``:
 it will fail however often it is retried.  Anything else (the database away, a
@@ -24,7 +21,6 @@ from typing import Generic, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
-from aman.aio import sleep_or_stop
 from aman.storage.db import PinnedConnection
 from aman.storage.threads import db_thread
 
@@ -70,8 +66,6 @@ class GroupCommitter(Generic[T]):
         after_commit: Callable[[Sequence[T]], None] | None = None,
         name: str = "groupcommit",
         own_thread: bool = False,
-        linger: float = 0.0,
-        hurry: Callable[[], bool] | None = None,
     ) -> None:
         self._conn = PinnedConnection(engine)  # used on the writer thread only
         self._write = write
@@ -82,9 +76,6 @@ class GroupCommitter(Generic[T]):
         self._wake = asyncio.Event()
         self._thread = db_thread(engine, name, own=own_thread)
         self._task: asyncio.Task[None] | None = None
-        self._linger = linger
-        self._hurry = hurry
-        self._flush = asyncio.Event()  # cuts a linger short: set by flush and close
         self._closed = False
         self.batches = 0
         self.items = 0
@@ -108,17 +99,9 @@ class GroupCommitter(Generic[T]):
         self._wake.set()
         await fut
 
-    def flush(self) -> None:
-        """Someone waits for the queued writes now: end a linger (event loop only)."""
-        if self._pending:
-            self._flush.set()
-
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
-            if self._linger > 0 and not self._closed and not (self._hurry and self._hurry()):
-                await sleep_or_stop(self._flush, self._linger)
-            self._flush.clear()
             self._wake.clear()
             while self._pending:
                 batch = self._pending[: self._max_batch]
@@ -165,7 +148,6 @@ class GroupCommitter(Generic[T]):
     async def close(self) -> None:
         """Finish what is queued, then stop the writer thread."""
         self._closed = True
-        self._flush.set()
         self._wake.set()
         if self._task is not None:
             try:
