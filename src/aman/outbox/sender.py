@@ -348,39 +348,30 @@ class Sender:
                 if self._owned.get(row.id) == epoch:  # not if a newer claim of it is ours
                     del self._owned[row.id]
             return
-        try:
-            await self._results.submit(outcome)
-        except Unstorable as exc:
-            await self._record_refused(row.id, outcome, exc)
-        except Exception as exc:  # noqa: BLE001 - kept and written again later
-            log.warning("sender: outcome not recorded (%s); will retry", type(exc).__name__)
-            self._unrecorded.append(outcome)
+        await self._write_outcome(row.id, outcome)
 
-    async def _record_refused(self, row_id: int, outcome: SendOutcome, exc: Unstorable) -> None:
-        """The database refused ``outcome`` itself (a wamid another row already has, a
-        value out of range): write what settles the row, without the values it was
-        given by the Graph API.  A sent row must stay sent, not be reconciled into a
-        resend; its wamid comes back with its statuses (matched by our callback ref)."""
+    async def _write_outcome(self, row_id: int, outcome: SendOutcome) -> None:
+        """Commit ``outcome``; kept in memory and written again later if that fails.
+
+        If the database refuses the outcome itself (a wamid another row already has, a
+        value out of range), it is written once more without the Graph API's values: a
+        sent row must stay sent, not be reconciled into a resend (its statuses still
+        find it by our callback ref).  Refused even so, it would fail every claim it
+        was retried with: the row stays 'sending' and untracked, and the next lease
+        pass reconciles it (statuses, else a resend).
+        """
         bare = replace(outcome, wamid=None, error_code=None, error_title=None, http_status=None)
-        if bare != outcome:
-            log.error(
-                "sender: outcome of outbox row %d refused (%s); written without "
-                "the Graph API's values",
-                row_id,
-                exc,
-            )
+        for attempt in (outcome,) if bare == outcome else (outcome, bare):
             try:
-                await self._results.submit(bare)
+                await self._results.submit(attempt)
                 return
-            except Unstorable as again:
-                exc = again
-            except Exception as err:  # noqa: BLE001 - kept and written again later
-                log.warning("sender: outcome not recorded (%s); will retry", type(err).__name__)
-                self._unrecorded.append(bare)
+            except Unstorable as exc:
+                log.error("sender: outcome of outbox row %d refused (%s)", row_id, exc)
+            except Exception as exc:  # noqa: BLE001 - kept and written again later
+                log.warning("sender: outcome not recorded (%s); will retry", type(exc).__name__)
+                self._unrecorded.append(attempt)
                 return
-        # Refused even so: it would fail every claim it was retried with.  The row stays
-        # 'sending' and untracked: the next lease pass reconciles it (statuses, else a resend).
-        log.error("sender: outcome of outbox row %d refused (%s); reconciled", row_id, exc)
+        log.error("sender: outbox row %d left to reconciliation", row_id)
         with self._lock:
             self._owned.pop(row_id, None)
 
