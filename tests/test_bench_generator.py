@@ -292,4 +292,13 @@ def test_report_renders_every_section_and_judges_targets() -> None:
     assert ("| sustained echo ≥ 3× pywa's in the same run (read receipts off) | "
             "1,000/s vs pywa 500/s: 2.0× | **missed** |") in text
     data["echo_pywa_noread"]["max_sustained_rate"] = 300.0
-    assert "1,000/s vs pywa 300/s: 3.3× | met |" in render(orjson.loads(orjson.dumps(data)))
+    text = render(orjson.loads(orjson.dumps(data)))
+    assert "1,000/s vs pywa 300/s: 3.3× | met |" in text
+    assert "3× pywa read as capacity" not in text  # the overload gave no reply rate
+    # The capacity reading: replies/s under 2× overload, nothing lost, against pywa's rate.
+    data["overload"]["reply_rate"] = 1250.0
+    assert ("| 3× pywa read as capacity: replies/s at 2× overload, nothing lost, vs pywa's "
+            "sustained rate | 1,250/s vs pywa 300/s: 4.2× | met |"
+            in render(orjson.loads(orjson.dumps(data))))
+    data["overload"]["lost_replies"] = 1  # capacity that loses replies does not count
+    assert "1,250/s vs pywa 300/s: 4.2× | **missed** |" in render(orjson.loads(orjson.dumps(data)))
