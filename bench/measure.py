@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from aman.simulator.control import DROPPED_HEADER
 from bench.generator import NO_ANSWER, LoadResult, OpenLoopClient
 from bench.servers import HOST, Proc
 from bench.stats import CoreMeter, fraction, latency_summary, rate_of, share_within
@@ -133,10 +134,13 @@ class SimClient:
         if self._session is not None:
             await self._session.close()
 
-    async def _get(self, path: str) -> Any:
+    def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
             raise RuntimeError("SimClient used outside 'async with'")
-        async with self._session.get(self._base + path) as resp:
+        return self._session
+
+    async def _get(self, path: str) -> Any:
+        async with self._open().get(self._base + path) as resp:
             resp.raise_for_status()
             return await resp.json(loads=_loads)
 
@@ -146,18 +150,14 @@ class SimClient:
 
     async def reset(self) -> None:
         """Forget recorded sends (keeps the simulator's heap, and its GC pauses, small)."""
-        if self._session is None:
-            raise RuntimeError("SimClient used outside 'async with'")
-        async with self._session.post(self._base + "/_sim/reset", json={}) as resp:
+        async with self._open().post(self._base + "/_sim/reset", json={}) as resp:
             resp.raise_for_status()
 
     async def messages(self, since: int) -> list[dict[str, Any]]:
         """Recorded sends from index ``since``; raises if some were dropped unread."""
-        if self._session is None:
-            raise RuntimeError("SimClient used outside 'async with'")
-        async with self._session.get(f"{self._base}/_sim/messages?since={since}") as resp:
+        async with self._open().get(f"{self._base}/_sim/messages?since={since}") as resp:
             resp.raise_for_status()
-            dropped = int(resp.headers.get("X-Sim-Dropped", "0"))
+            dropped = int(resp.headers.get(DROPPED_HEADER, "0"))
             data = await resp.json(loads=_loads)
         if dropped:
             # The simulator keeps only its newest --max-messages sends: replies matched

@@ -48,6 +48,7 @@ import orjson
 
 from aman.analytics.svg import nice_ticks
 from aman.security.crypto import generate_master_key
+from aman.simulator.control import DROPPED_HEADER
 from aman.webhook.signature import sign
 from bench.results import RESULTS, RunInfo, write_section
 
@@ -297,7 +298,7 @@ class Load:
                     url = f"{self.stack.sim_url}/_sim/messages?since={since}"
                     async with session.get(url) as r:
                         sent = orjson.loads(await r.read())
-                        self.c.sim_dropped += int(r.headers.get("X-Sim-Dropped", "0"))
+                        self.c.sim_dropped += int(r.headers.get(DROPPED_HEADER, "0"))
                     for m in sent:
                         since = max(since, int(m["index"]) + 1)
                         text = (m.get("body") or {}).get("text", {}).get("body", "")

@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import text
 
 from aman.demo import DemoStack
+from aman.simulator.control import DROPPED_HEADER
 from aman.webhook.signature import sign
 
 PNID = "106540352242922"
@@ -193,7 +194,7 @@ async def collect_replies(
             async with s.get(f"{sim_base}/_sim/messages", params={"since": since}) as r:
                 r.raise_for_status()
                 # Sends dropped past the simulator's --max-messages before we read them.
-                assert r.headers.get("X-Sim-Dropped", "0") == "0", "simulator dropped sends"
+                assert r.headers.get(DROPPED_HEADER, "0") == "0", "simulator dropped sends"
                 new: list[dict[str, Any]] = await r.json()
             if new:
                 since = int(new[-1]["index"]) + 1
