@@ -21,14 +21,16 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, Engine, event, insert, inspect
+from sqlalchemy import Connection, Engine, event, insert, inspect, select
 
 from aman.campaigns.events_repository import EventsRepository
 from aman.campaigns.template_events import FIELDS
 from aman.contacts.repository import ContactRepository
 from aman.engine.state import ConversationRecord, StateStore
+from aman.privacy.policy import RetentionPolicy
+from aman.privacy.retention import purge
 from aman.privacy.rights import pending_kinds
-from aman.storage.models import WebhookEvent, metadata
+from aman.storage.models import VerifyToken, WebhookEvent, metadata
 from aman.storage.vault import Vault
 
 PN1, PN2 = "100000000000001", "100000000000002"
@@ -192,3 +194,56 @@ def test_the_events_claim_uses_the_index_in_a_generic_plan(engine: Engine) -> No
     assert re.search(
         r"Index Scan using ix_webhook_events_claim.*\n.*Index Cond: .*processed = \$", plan
     ), plan
+
+
+def test_the_purge_of_expired_links_reads_only_the_tenants_expired_ones(
+    sqlite_engine: Engine,
+) -> None:
+    with sqlite_engine.begin() as conn:
+        conn.execute(
+            insert(VerifyToken),
+            [
+                {
+                    "token_hash": f"{i:064x}",
+                    "tenant": tenant,
+                    "phone_number_id": PN1,
+                    "contact_ix": "ix-a",
+                    "purpose": "verify",
+                    "data_enc": b"x",
+                    "created_at": 0.0,
+                    "expires_at": expires,
+                }
+                for i, (tenant, expires) in enumerate(
+                    [("default", 10.0), ("default", 10.0**9), ("other", 10.0)]
+                )
+            ],
+        )
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    # Retention searches on a read-only engine of its own: listen on every engine.
+    event.listen(Engine, "before_cursor_execute", capture)
+    try:
+        report = purge(sqlite_engine, "default", RetentionPolicy(0, 0, 0, 0, 0, 0), 10.0**6)
+    finally:
+        event.remove(Engine, "before_cursor_execute", capture)
+    assert report.counts.get("verify_tokens") == 1
+    searches = [
+        (sql, params)
+        for sql, params in seen
+        if sql.lstrip().upper().startswith("SELECT") and "FROM verify_tokens" in sql
+    ]
+    assert searches
+    raw = sqlite3.connect(sqlite_engine.url.database or "")
+    try:
+        for sql, params in searches:
+            rows = raw.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+            plan = " | ".join(row[3] for row in rows)
+            assert "SCAN" not in plan, plan
+    finally:
+        raw.close()
+    with sqlite_engine.connect() as conn:
+        left = {(r.tenant, r.expires_at) for r in conn.execute(select(VerifyToken))}
+    assert left == {("default", 10.0**9), ("other", 10.0)}

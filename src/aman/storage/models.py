@@ -270,6 +270,9 @@ class VerifyToken(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
+    # Retention purges a tenant's expired links in batches (``privacy.retention``).
+    __table_args__ = (Index("ix_verify_tokens_expiry", "tenant", "expires_at"),)
+
 
 class AuditEntryRow(Base):
     """One audit ledger entry; ``seq`` is its index in the RFC 6962 Merkle tree."""
