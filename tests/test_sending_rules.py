@@ -8,13 +8,15 @@ import itertools
 import math
 import random
 from collections.abc import Awaitable
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import TypeVar
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aman.outbox.graph import GraphResult, _result, classify
+from aman.outbox.graph import MAX_RETRY_AFTER, GraphResult, _result, _retry_after, classify
 from aman.outbox.ratelimit import Pacer, RecipientBuckets
 from aman.outbox.retry import RetryPolicy
 
@@ -344,3 +346,17 @@ def test_graph_result_parsing_is_defensive() -> None:
     assert wild.error_code is None and classify(wild) == "failed"
     long_id = _result(200, b'{"messages":[{"id":"' + b"w" * 257 + b'"}]}', None, 1.0)
     assert long_id.wamid is None and classify(long_id) == "sent"
+
+
+def test_retry_after_as_seconds_or_http_date_and_huge_values_are_cut_not_ignored() -> None:
+    now = 1_900_000_000.0
+    later = format_datetime(datetime.fromtimestamp(now + 120, UTC), usegmt=True)
+    assert _retry_after(later, now) == pytest.approx(120.0)
+    earlier = format_datetime(datetime.fromtimestamp(now - 5, UTC), usegmt=True)
+    assert _retry_after(earlier, now) == 0.0
+    assert _retry_after(" 7 ", now) == 7.0
+    # Meta asked for a long wait: retrying within a second instead would ignore it.
+    assert _retry_after("7200", now) == MAX_RETRY_AFTER
+    assert _retry_after("1e400", now) == MAX_RETRY_AFTER
+    for junk in ("", "-1", "nan", "soon", "Mon, 99 Foo 2024 99:99:99 GMT"):
+        assert _retry_after(junk, now) is None

@@ -8,8 +8,11 @@ are classified into what the sender should do next (see ``classify``).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 
 import aiohttp
 import orjson
@@ -56,14 +59,31 @@ def classify(result: GraphResult) -> Decision:
     return "failed"
 
 
-def _retry_after(value: str | None) -> float | None:
+MAX_RETRY_AFTER = 3600.0  # a longer wait asked for is cut to this, never ignored
+
+
+def _retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date (RFC 9110).
+
+    A wait longer than ``MAX_RETRY_AFTER`` is cut to it (ignoring it would retry at once);
+    a date in the past means no wait; garbage means no header.
+    """
     if not value:
         return None
+    value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+            when = when.replace(tzinfo=UTC)
+        seconds = max(0.0, when.timestamp() - (time.time() if now is None else now))
+    if math.isnan(seconds) or seconds < 0:
         return None
-    return seconds if 0 <= seconds <= 3600 else None
+    return min(seconds, MAX_RETRY_AFTER)
 
 
 class GraphClient:
