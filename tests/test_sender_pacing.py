@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from aman.demo import DemoStack
+from aman.simulator.errors import GraphError
+from aman.simulator.faults import Faults
 from helpers import until
 from test_sending_rules import max_in_any_window
 
@@ -46,3 +48,36 @@ async def test_simulator_never_sees_more_than_the_rate_in_one_second(
     assert Counter(m.to for m in sent) == Counter(users)  # each exactly once
     stamps = [m.received_at for m in sent] + rejected_at
     assert max_in_any_window(stamps) <= RATE
+
+
+async def test_a_throughput_429_holds_the_whole_number_for_its_retry_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Meta's Retry-After on a throughput 429 is about the number, not just one message:
+    the sends to other recipients wait too instead of hammering Meta meanwhile."""
+    users = [f"62813100{i:05d}" for i in range(8)]
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={"send_rate": float(RATE), "mark_read": False},
+    ) as st:
+        graph = st.simulator._graph
+        roll = graph._roll_errors
+        rejected_at: list[float] = []
+
+        def first_is_429(faults: Faults) -> None:
+            if not rejected_at:
+                rejected_at.append(time.time())
+                raise GraphError(130429, "throughput", http_status=429, retry_after_s=2)
+            roll(faults)
+
+        monkeypatch.setattr(graph, "_roll_errors", first_is_429)
+        for user in users:
+            assert (await st.phone.send_text(user, f"halo {user}")).status == 200
+        await until(lambda: len(st.simulator.sent) >= len(users), timeout=30, what="replies")
+        sent = list(st.simulator.sent)
+    assert Counter(m.to for m in sent) == Counter(users)
+    # Requests already on their way when the 429 was answered may land just after it.
+    early = [m for m in sent if rejected_at[0] + 0.3 < m.received_at < rejected_at[0] + 2.0]
+    assert not early, f"{len(early)} send(s) inside the Retry-After of the number"

@@ -360,3 +360,24 @@ def test_retry_after_as_seconds_or_http_date_and_huge_values_are_cut_not_ignored
     assert _retry_after("1e400", now) == MAX_RETRY_AFTER
     for junk in ("", "-1", "nan", "soon", "Mon, 99 Foo 2024 99:99:99 GMT"):
         assert _retry_after(junk, now) is None
+
+
+def test_a_hold_delays_every_permit_then_pacing_resumes() -> None:
+    clock = VirtualTime()
+    pacer = Pacer(10.0, clock=clock, sleep=clock.sleep)
+    start = clock.now
+
+    async def main() -> list[float]:
+        async with pacer.send():
+            pass
+        pacer.hold(2.0)
+        pacer.hold(0.5)  # a shorter hold never shortens a longer one
+        granted = []
+        for _ in range(3):
+            async with pacer.send() as at:
+                granted.append(at)
+        return granted
+
+    granted = asyncio.run(clock.run(main()))
+    assert granted[0] >= start + 2.0
+    assert granted[1] - granted[0] == pytest.approx(0.1)

@@ -23,6 +23,8 @@ __all__ = ["TRANSIENT_CODES", "Decision", "GraphClient", "GraphResult", "classif
 
 # Retry with back-off: throughput / pair rate / app or account rate limits / transient.
 TRANSIENT_CODES = frozenset({130429, 131056, 80007, 4, 17, 32, 613, 131000, 131016, 2, 1})
+THROUGHPUT = 130429  # the number's messages per second
+PAIR_RATE = 131056  # too many messages to one recipient
 WINDOW_CLOSED = 131047  # outside the 24 h customer-service window: a template is needed
 # Stop and alert an admin: expired token, policy block, locked account.
 ALERT_CODES = frozenset({190, 368, 131031})

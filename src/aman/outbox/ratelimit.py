@@ -47,6 +47,7 @@ class Pacer:
         self._clock = clock
         self._sleep = sleep
         self._next = 0.0
+        self._hold = 0.0  # no permit before this (Meta asked the number to wait)
         self._in_flight = 0
         self._done: deque[float] = deque()  # answer times of the last second, oldest first
         self._released = asyncio.Event()
@@ -74,6 +75,9 @@ class Pacer:
                 await self._sleep(slot - now)
             while True:
                 now = self._clock()
+                if now < self._hold:
+                    await self._sleep(self._hold - now)
+                    continue
                 self._expire(now)
                 if self._in_flight + len(self._done) < self._cap:
                     self._in_flight += 1
@@ -82,6 +86,13 @@ class Pacer:
                     await self._sleep(self._done[0] + 1.0 - now)
                 else:  # every permit is in flight: wait for an answer
                     await self._released.wait()
+
+    def hold(self, seconds: float) -> None:
+        """Grant no permit for ``seconds`` (a throughput limit hit: Meta said wait)."""
+        until = self._clock() + seconds
+        if until > self._hold:
+            self._hold = until
+            self._next = max(self._next, until)
 
     def release(self) -> None:
         """The request's answer (or failure) has arrived: it now counts for one more second."""

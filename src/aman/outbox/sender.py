@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 
 from aman import metrics
 from aman.aio import sleep_or_stop, wait_any
-from aman.outbox.graph import GraphClient, classify
+from aman.outbox.graph import PAIR_RATE, THROUGHPUT, GraphClient, GraphResult, classify
 from aman.outbox.ratelimit import Pacer, RecipientBuckets
 from aman.outbox.repository import ClaimedSend, OutboxRepository, SendOutcome
 from aman.outbox.retry import RetryPolicy
@@ -42,6 +42,10 @@ __all__ = ["LEASE_TTL", "Handed", "Sender"]
 
 log = logging.getLogger(__name__)
 LEASE_TTL = 6.0  # seconds; a dead sender's numbers are taken over within about this long
+# A throughput limit hit holds the whole number (not only the message that hit it) for the
+# Retry-After, else one throughput window; at most this long, as claimed sends wait it out
+# in the pacer (shorter than drain's 30 s, so a graceful stop still lets them finish).
+THROUGHPUT_HOLD_MAX = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +401,18 @@ class Sender:
         log.warning("sender: outbox row %d given up: claimed before we were judged dead", row.id)
         return False
 
+    def _hold_number(self, phone_number_id: str, result: GraphResult) -> None:
+        """Meta said the number is over its limit: its other sends wait as well."""
+        if result.error_code == PAIR_RATE:
+            return  # about one recipient only
+        if result.retry_after is not None:
+            wait = result.retry_after
+        elif result.http_status == 429 or result.error_code == THROUGHPUT:
+            wait = 1.0
+        else:
+            return
+        self._pacer(phone_number_id).hold(min(wait, THROUGHPUT_HOLD_MAX))
+
     async def _attempt(self, row: ClaimedSend, epoch: int) -> SendOutcome | None:
         envelope = self._vault.open_json("outbox", "body", row.ref, row.body_enc)
         body: dict[str, Any] = dict(envelope["msg"])
@@ -426,6 +442,8 @@ class Sender:
             result = await self._graph.send(row.phone_number_id, orjson.dumps(body))
         metrics.SEND_LATENCY.observe(result.latency_ms / 1000.0)
         decision = classify(result)
+        if decision == "retry":
+            self._hold_number(row.phone_number_id, result)
         metrics.child(metrics.SEND_RESULTS, row.kind, decision).inc()
         now = self._clock()
 
