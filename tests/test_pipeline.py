@@ -142,6 +142,28 @@ async def test_429_is_retried_after_retry_after(tmp_path: Path, db_url: str) -> 
         assert attempts[-1][3] - attempts[0][3] >= 1.0  # honoured Retry-After: 1
 
 
+async def test_pair_rate_limit_is_retried_after_4_to_the_n_seconds(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Meta: after 131056 wait 4^X seconds (X = failed tries so far), not a 2^X back-off."""
+    async with DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={"database_url": db_url, "mark_read": False},
+    ) as st:
+        st.simulator.set_faults(rate_131056=1.0)
+        assert (await st.phone.send_text("6281234500004", "cepat")).status == 200
+        await until(lambda: scalar(st, "select count(*) from send_attempts") >= 2, what="2 tries")
+        st.simulator.set_faults(rate_131056=0.0)
+        await st.simulator.wait_for_sent(1, 15)
+        await until(lambda: scalar(st, "select state from outbox") == "sent", what="sent")
+        attempts = rows(st, "select outcome, error_code, at from send_attempts order by id")
+        assert [a[:2] for a in attempts[:2]] == [("retry", 131056), ("retry", 131056)]
+        assert attempts[1][2] - attempts[0][2] >= 1.0
+        assert attempts[2][2] - attempts[1][2] >= 4.0
+
+
 async def test_5xx_is_retried_with_backoff(tmp_path: Path, db_url: str) -> None:
     async with DemoStack(
         tmp_path,

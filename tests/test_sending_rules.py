@@ -381,3 +381,14 @@ def test_a_hold_delays_every_permit_then_pacing_resumes() -> None:
     granted = asyncio.run(clock.run(main()))
     assert granted[0] >= start + 2.0
     assert granted[1] - granted[0] == pytest.approx(0.1)
+
+
+def test_pair_rate_retries_wait_at_least_4_to_the_n_seconds() -> None:
+    policy = RetryPolicy(base=1.0, cap=300.0, max_attempts=8)
+    rng = random.Random(3)
+    for attempt, least in ((1, 1.0), (2, 4.0), (3, 16.0), (4, 64.0), (5, 256.0), (6, 300.0)):
+        for _ in range(20):
+            delay = policy.delay(attempt, None, rng, pair_rate=True)
+            assert delay is not None and least <= delay <= least * 1.1
+    assert policy.delay(8, None, rng, pair_rate=True) is None
+    assert 9.0 <= policy.delay(2, 9.0, rng, pair_rate=True) <= 10.0  # type: ignore[operator]

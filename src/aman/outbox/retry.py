@@ -14,10 +14,24 @@ class RetryPolicy:
     cap: float = 300.0
     max_attempts: int = 8
 
-    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float | None:
-        """Seconds before attempt ``attempt + 1``; None when attempts are exhausted."""
+    def delay(
+        self,
+        attempt: int,
+        retry_after: float | None,
+        rng: random.Random,
+        *,
+        pair_rate: bool = False,
+    ) -> float | None:
+        """Seconds before attempt ``attempt + 1``; None when attempts are exhausted.
+
+        ``pair_rate`` (error 131056): Meta asks for 4^X seconds after the X+1-th failure,
+        as a minimum, so that wait is never shortened by jitter.
+        """
         if attempt >= self.max_attempts:
             return None
+        if pair_rate and retry_after is None:
+            wait = min(self.cap, 4.0 ** max(0, attempt - 1))
+            return wait + rng.uniform(0.0, wait * 0.1)
         ceiling = min(self.cap, self.base * (2 ** max(0, attempt - 1)))
         jittered = rng.uniform(ceiling / 2, ceiling)
         if retry_after is not None:

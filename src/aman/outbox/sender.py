@@ -477,7 +477,12 @@ class Sender:
             )
             return outcome("fallback", new_body_enc=new_body)
         if decision == "retry":
-            delay = self._retry.delay(row.attempts, result.retry_after, self._rng)
+            delay = self._retry.delay(
+                row.attempts,
+                result.retry_after,
+                self._rng,
+                pair_rate=result.error_code == PAIR_RATE,
+            )
             if delay is not None:
                 return outcome("retry", next_attempt_at=now + delay)
         if self._on_failed is not None:
