@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from aman.storage.sql import DriverSQL
+from aman.webhook.parser import STATUS_RANK, replaces_below
 
 __all__ = ["ClaimedSend", "OutboxRepository", "SendOutcome"]
 
@@ -128,6 +129,17 @@ class OutboxRepository:
             "UPDATE outbox SET state = 'todo', body_enc = :body, next_attempt_at = :at, "
             "worker_id = NULL, error_code = :code WHERE id = :id AND state = 'sending'"
         )
+        # Statuses found only by wamid (``failed`` carries no callback ref) that were
+        # stored before the send's outcome gave its row that wamid.
+        self._early_statuses = text(
+            "SELECT wamid, status, error_code FROM status_events "
+            "WHERE outbox_ref IS NULL AND wamid IN :wamids"
+        ).bindparams(bindparam("wamids", expanding=True))
+        self._apply_early = text(
+            "UPDATE outbox SET delivery_status = :status, status_rank = :rank, "
+            "error_code = COALESCE(:code, error_code) "
+            "WHERE wamid = :wamid AND status_rank < :below"
+        )
         self._own_sending = text(
             "SELECT id FROM outbox WHERE state = 'sending' AND worker_id = :worker"
         )
@@ -222,6 +234,26 @@ class OutboxRepository:
         for outcome, params_list in groups.items():
             statements[outcome].many(conn, params_list)
         self._insert_attempt.many(conn, attempts)
+        wamids = [o.wamid for o in outcomes if o.outcome == "sent" and o.wamid]
+        if wamids:
+            self._link_early_statuses(conn, wamids)
+
+    def _link_early_statuses(self, conn: Connection, wamids: list[str]) -> None:
+        """Apply statuses that came by wamid before these rows had their wamid."""
+        found = conn.execute(self._early_statuses, {"wamids": wamids}).all()
+        params = [
+            {
+                "status": st,
+                "rank": STATUS_RANK[st],
+                "below": replaces_below(st),
+                "code": code,
+                "wamid": wamid,
+            }
+            for wamid, st, code in found
+            if st in STATUS_RANK
+        ]
+        if params:
+            conn.execute(self._apply_early, params)
 
     def sweep_untracked(
         self, conn: Connection, worker: int, owned: frozenset[int], deadline: float
