@@ -16,12 +16,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, text
 
 from aman.storage.sql import DriverSQL
 from aman.webhook.parser import STATUS_RANK, replaces_below
 
-__all__ = ["ClaimedSend", "OutboxRepository", "SendOutcome"]
+__all__ = ["APPLY_BY_WAMID", "ClaimedSend", "OutboxRepository", "SendOutcome"]
+
+# A delivery status found by the message's wamid: never moves a status backwards (the
+# rank guard), whatever order the webhooks came in.  Ingest applies statuses that carry
+# no callback ref with it, and the outcome of a send applies those that came before it.
+APPLY_BY_WAMID = DriverSQL(
+    "UPDATE outbox SET delivery_status = :status, status_rank = :rank, "
+    "error_code = COALESCE(:error_code, error_code), "
+    "error_title = COALESCE(:error_title, error_title) "
+    "WHERE wamid = :wamid AND status_rank < :below"
+)
 
 # What an enqueued row holds unless the caller says otherwise (the model's defaults).
 _NEW_ROW: dict[str, Any] = {
@@ -131,14 +141,10 @@ class OutboxRepository:
         )
         # Statuses found only by wamid (``failed`` carries no callback ref) that were
         # stored before the send's outcome gave its row that wamid.
-        self._early_statuses = text(
+        # On the driver: it runs with every outcome batch that has a wamid.
+        self._early_statuses = DriverSQL(
             "SELECT wamid, status, error_code FROM status_events "
-            "WHERE outbox_ref IS NULL AND wamid IN :wamids"
-        ).bindparams(bindparam("wamids", expanding=True))
-        self._apply_early = text(
-            "UPDATE outbox SET delivery_status = :status, status_rank = :rank, "
-            "error_code = COALESCE(:code, error_code) "
-            "WHERE wamid = :wamid AND status_rank < :below"
+            "WHERE outbox_ref IS NULL AND wamid IN ({wamids})"
         )
         self._own_sending = text(
             "SELECT id FROM outbox WHERE state = 'sending' AND worker_id = :worker"
@@ -240,20 +246,22 @@ class OutboxRepository:
 
     def _link_early_statuses(self, conn: Connection, wamids: list[str]) -> None:
         """Apply statuses that came by wamid before these rows had their wamid."""
-        found = conn.execute(self._early_statuses, {"wamids": wamids}).all()
-        params = [
-            {
-                "status": st,
-                "rank": STATUS_RANK[st],
-                "below": replaces_below(st),
-                "code": code,
-                "wamid": wamid,
-            }
-            for wamid, st, code in found
-            if st in STATUS_RANK
-        ]
-        if params:
-            conn.execute(self._apply_early, params)
+        found = self._early_statuses.rows(conn, {"wamids": wamids})
+        APPLY_BY_WAMID.many(
+            conn,
+            [
+                {
+                    "status": st,
+                    "rank": STATUS_RANK[st],
+                    "below": replaces_below(st),
+                    "error_code": code,
+                    "error_title": None,  # kept sealed in the stored status only
+                    "wamid": wamid,
+                }
+                for wamid, st, code in found
+                if st in STATUS_RANK
+            ],
+        )
 
     def sweep_untracked(
         self, conn: Connection, worker: int, owned: frozenset[int], deadline: float

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, delete, select, text
 
+from aman.outbox.repository import APPLY_BY_WAMID
 from aman.security.blind_index import InvalidIdentifierError
 from aman.security.redact import redact
 from aman.storage.groupcommit import GroupCommitter, StorageUnavailable, Unstorable, item_failure
@@ -64,16 +65,6 @@ _APPLY_BY_REF = text(
       sent_at = COALESCE(sent_at, :now),
       state = CASE WHEN state IN ('sending', 'uncertain', 'todo') THEN 'sent' ELSE state END
     WHERE ref = :ref AND status_rank < :below
-    """
-)
-_APPLY_BY_WAMID = text(
-    """
-    UPDATE outbox SET
-      delivery_status = :status,
-      status_rank = :rank,
-      error_code = COALESCE(:error_code, error_code),
-      error_title = COALESCE(:error_title, error_title)
-    WHERE wamid = :wamid AND status_rank < :below
     """
 )
 
@@ -389,8 +380,7 @@ class Ingestor:
         # The rank guard in the UPDATE makes the result independent of arrival order.
         if by_ref:
             conn.execute(_APPLY_BY_REF, by_ref)
-        if by_wamid:
-            conn.execute(_APPLY_BY_WAMID, by_wamid)
+        APPLY_BY_WAMID.many(conn, by_wamid)
 
     def _after_commit(self, batches: Sequence[IngestBatch]) -> None:
         if self._on_inbox is not None and any(b.inbox for b in batches):
