@@ -24,8 +24,14 @@ def sign(secret: bytes, body: bytes) -> str:
 
 
 def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
-    """True only when ``header`` is ``sha256=<hex>`` and matches the body's HMAC."""
+    """True only when ``header`` is ``sha256=<hex>`` and matches the body's HMAC.
+
+    Anything else is False, never an exception: a header with non-ASCII characters
+    (which ``hmac.compare_digest`` refuses to compare as text) is simply wrong.
+    """
     if not header or len(header) != len(_PREFIX) + 64 or not header.startswith(_PREFIX):
+        return False
+    if not header.isascii():
         return False
     expected = _mac(secret).digest(body).hex()
     return hmac.compare_digest(expected, header[len(_PREFIX) :].lower())
