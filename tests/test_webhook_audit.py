@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiohttp
 import orjson
 import pytest
 
@@ -34,3 +35,13 @@ async def test_non_ascii_signature_header_is_401(tmp_path: Path, db_url: str) ->
         code, _ = await post(st, body, signature="sha256=" + "\u00e9" * 32)
         assert code == 401
         assert scalar(st, "select count(*) from inbox") == 0
+
+
+async def test_verify_with_many_query_fields_is_403(tmp_path: Path, db_url: str) -> None:
+    async with stack_for(tmp_path, db_url) as st:
+        token = st.settings.verify_token.reveal()  # type: ignore[union-attr]
+        query = [(f"x{i}", "1") for i in range(20)]
+        query += [("hub.mode", "subscribe"), ("hub.verify_token", token + "x")]
+        query.append(("hub.challenge", "123"))
+        async with aiohttp.ClientSession() as s, s.get(f"{st.url}/webhook", params=query) as r:
+            assert r.status == 403

@@ -83,7 +83,10 @@ class WebhookApp:
             await _respond(send, 405, b"method not allowed", [(b"allow", b"GET, POST")])
 
     async def _verify(self, scope: Scope, send: Send) -> None:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=10)
+        try:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=10)
+        except ValueError:  # more fields than a subscription challenge has: not one
+            query = {}
         mode = query.get("hub.mode", [""])[0]
         token = query.get("hub.verify_token", [""])[0].encode()
         challenge = query.get("hub.challenge", [""])[0]
