@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 
+from aman.webhook.parser import parse_webhook
 from aman.webhook.signature import verify_signature
 from helpers import post, scalar, text_body
 from test_webhook_http import stack_for
@@ -45,3 +48,50 @@ async def test_verify_with_many_query_fields_is_403(tmp_path: Path, db_url: str)
         query.append(("hub.challenge", "123"))
         async with aiohttp.ClientSession() as s, s.get(f"{st.url}/webhook", params=query) as r:
             assert r.status == 403
+
+
+def template_update(event: str, time: int, reason: str = "NONE") -> dict[str, Any]:
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "time": time,
+                "changes": [
+                    {
+                        "field": "message_template_status_update",
+                        "value": {
+                            "event": event,
+                            "message_template_id": 1689556908129832,
+                            "message_template_name": "order_confirmation",
+                            "message_template_language": "en_US",
+                            "reason": reason,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def test_same_field_value_at_another_time_is_another_event() -> None:
+    first = template_update("APPROVED", 1751247548)
+    again = template_update("APPROVED", 1751300000)
+    key = parse_webhook(first).events[0].event_key
+    assert parse_webhook(copy.deepcopy(first)).events[0].event_key == key  # a redelivery
+    assert parse_webhook(again).events[0].event_key != key  # approved again later
+
+
+async def test_template_approved_paused_approved_is_recorded_three_times(
+    tmp_path: Path, db_url: str
+) -> None:
+    async with stack_for(tmp_path, db_url) as st:
+        bodies = [
+            template_update("APPROVED", 1751247548),
+            template_update("PAUSED", 1751250000, reason="LOW_QUALITY"),
+            template_update("APPROVED", 1751260000),
+        ]
+        for body in [*bodies, bodies[2]]:  # the last one redelivered by Meta
+            assert (await post(st, body))[0] == 200
+        sql = "select count(*) from webhook_events where field = 'message_template_status_update'"
+        assert scalar(st, sql) == 3

@@ -122,19 +122,32 @@ def _parse_errors(arr: object, path: Callable[[], str]) -> tuple[WebhookError, .
 
 
 def _event(
-    field: str, entry_id: str, pnid: str, value: dict[str, Any], ei: int, ci: int
+    field: str,
+    entry_id: str,
+    pnid: str,
+    value: dict[str, Any],
+    entry_time: int | None,
+    ei: int,
+    ci: int,
 ) -> FieldEvent:
+    """A field event keyed by its content and, when the entry has one, its ``time``.
+
+    Many values carry no time of their own (a template's ``APPROVED``, a quality
+    ``GREEN`` -> ``YELLOW``), so the same value can be a new event later (approved,
+    paused, approved again); Meta's redelivery of one event keeps its entry ``time``.
+    """
     try:
         canon = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
         raise WebhookShapeError(
             f"{_change_path(ei, ci)}.value", "not serialisable as JSON"
         ) from None
+    when = b"" if entry_time is None else b"%d:" % entry_time
     return FieldEvent(
         field=field,
         entry_id=entry_id,
         phone_number_id=pnid,
-        event_key=f"{field}:{hashlib.sha256(canon).hexdigest()}",
+        event_key=f"{field}:{hashlib.sha256(when + canon).hexdigest()}",
         value=value,
     )
 
@@ -456,6 +469,7 @@ def parse_webhook(body: Any) -> ParsedWebhook:
         if type(entry) is not dict:
             raise WebhookShapeError(f"entry[{ei}]", "expected an object")
         entry_id = _entry_id(entry, ei)
+        entry_time = _timestamp(entry.get("time"))
         changes = entry.get("changes")
         if type(changes) is not list:
             reason = "missing 'changes'" if changes is None else "'changes' must be an array"
@@ -479,7 +493,7 @@ def parse_webhook(body: Any) -> ParsedWebhook:
                 errors.extend(change_errors)
 
             if field != "messages":
-                events.append(_event(field, entry_id, pnid, value, ei, ci))
+                events.append(_event(field, entry_id, pnid, value, entry_time, ei, ci))
                 continue
 
             msgs = _array(value, "messages", ei, ci)
@@ -493,7 +507,7 @@ def parse_webhook(body: Any) -> ParsedWebhook:
                 for i, s in enumerate(sts):
                     statuses.append(_parse_status(s, pnid, entry_id, ei, ci, i))
             if change_errors:
-                events.append(_event(field, entry_id, pnid, value, ei, ci))
+                events.append(_event(field, entry_id, pnid, value, entry_time, ei, ci))
 
     return ParsedWebhook(
         messages=tuple(messages),

@@ -84,7 +84,9 @@ class FieldEvent:
     updates, user preferences, message echoes, calls, security ...) and
     ``"messages"`` changes that carry a value-level ``errors`` array.
     ``event_key`` is ``"<field>:" + sha256 hex of the key-sorted JSON of value``,
-    a stable key for deduplicating Meta's redeliveries.
+    preceded by ``"<entry time>:"`` when the entry has a ``time``: a stable key for
+    deduplicating Meta's redeliveries that still tells apart the same value sent
+    again later (a template approved, paused, then approved again).
     """
 
     field: str
