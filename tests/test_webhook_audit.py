@@ -95,3 +95,16 @@ async def test_template_approved_paused_approved_is_recorded_three_times(
             assert (await post(st, body))[0] == 200
         sql = "select count(*) from webhook_events where field = 'message_template_status_update'"
         assert scalar(st, sql) == 3
+
+
+async def test_redeliveries_do_not_count_as_a_message_flood(tmp_path: Path, db_url: str) -> None:
+    wa_id = "6281234577001"
+    async with stack_for(tmp_path, db_url) as st:
+        body = text_body("wamid.REDELIVERED", wa_id, "halo")
+        for _ in range(40):  # Meta delivering one message again and again
+            assert (await post(st, body))[0] == 200
+        assert scalar(st, "select count(*) from inbox") == 1
+        ix = st.runtime.vault.contact_index(wa_id)
+        assert st.runtime.monitor.control_for("default", ix) is None  # not throttled
+        st.runtime.monitor.flush()
+        assert st.runtime.monitor.alerts.list("default", kind="contact_flood") == []

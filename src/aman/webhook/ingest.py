@@ -15,6 +15,7 @@ replay`` stores it once the cause is fixed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -47,8 +48,12 @@ log = logging.getLogger(__name__)
 CALLBACK_PREFIX = "aman:"
 # The webhook_events field of bodies kept aside (not a Meta field name).
 UNSTORED = "aman_unstored"
-# Sees each stored webhook after its commit: (parsed, contact_ix of each message, now).
+# Sees each stored webhook after its commit: (parsed, contact_ix of each message, now);
+# its messages are only those stored for the first time (a redelivery is not new traffic).
 Observer = Callable[[ParsedWebhook, Sequence[str], float], None]
+# Message ids already stored, looked up in chunks (SQLite allows 32766 parameters).
+_STORED_WAMIDS = DriverSQL("SELECT wamid FROM inbox WHERE wamid IN ({wamids})")
+_LOOKUP_CHUNK = 500
 
 # Delivery progress (webhook.parser.STATUS_RANK): a status only ever raises the rank,
 # and "failed" only replaces a status below "read"; :below is replaces_below(status).
@@ -105,6 +110,8 @@ class IngestBatch:
     applies_by_ref: list[dict[str, Any]] = field(default_factory=list)
     applies_by_wamid: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Set by the write: the message ids of ``inbox`` that were not stored before.
+    new_wamids: set[str] = field(default_factory=set)
 
 
 class Ingestor:
@@ -176,8 +183,18 @@ class Ingestor:
                 return False
         if self._observer is not None:
             try:
-                # The rows' blind indexes, so the observer need not compute them again.
-                contacts = [row["contact_ix"] for row in batch.inbox]
+                # Only messages stored now (Meta redelivers for days: a message seen
+                # again must not count twice towards a flood), with the rows' blind
+                # indexes, so the observer need not compute them again.
+                fresh, contacts, seen = [], [], set()
+                for msg, row in zip(parsed.messages, batch.inbox, strict=True):
+                    wamid = row["wamid"]
+                    if wamid in batch.new_wamids and wamid not in seen:
+                        seen.add(wamid)
+                        fresh.append(msg)
+                        contacts.append(row["contact_ix"])
+                if len(fresh) != len(parsed.messages):
+                    parsed = dataclasses.replace(parsed, messages=tuple(fresh))
                 self._observer(parsed, contacts, self._clock())
             except Exception:
                 log.exception("webhook observer failed")
@@ -372,6 +389,8 @@ class Ingestor:
         events = [r for b in batches for r in b.events]
         by_ref = [r for b in batches for r in b.applies_by_ref]
         by_wamid = [r for b in batches for r in b.applies_by_wamid]
+        if inbox:
+            self._mark_new(conn, batches, [r["wamid"] for r in inbox])
         self._ins_inbox.many(conn, inbox)
         if statuses:
             conn.execute(self._ins_status, statuses)
@@ -381,6 +400,21 @@ class Ingestor:
         if by_ref:
             conn.execute(_APPLY_BY_REF, by_ref)
         APPLY_BY_WAMID.many(conn, by_wamid)
+
+    @staticmethod
+    def _mark_new(conn: Connection, batches: Sequence[IngestBatch], wamids: list[str]) -> None:
+        """Set each batch's ``new_wamids``: ids not stored yet nor in an earlier batch."""
+        known: set[str] = set()
+        for i in range(0, len(wamids), _LOOKUP_CHUNK):
+            chunk = wamids[i : i + _LOOKUP_CHUNK]
+            known.update(r[0] for r in _STORED_WAMIDS.rows(conn, {"wamids": chunk}))
+        for b in batches:
+            b.new_wamids = set()
+            for row in b.inbox:
+                wamid = row["wamid"]
+                if wamid not in known:
+                    known.add(wamid)
+                    b.new_wamids.add(wamid)
 
     def _after_commit(self, batches: Sequence[IngestBatch]) -> None:
         if self._on_inbox is not None and any(b.inbox for b in batches):
