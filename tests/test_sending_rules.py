@@ -316,9 +316,11 @@ def test_retry_policy_backoff_with_jitter_and_cap() -> None:
         (400, 132000, "failed"),
         (400, 132001, "failed"),
         (400, 133010, "failed"),
-        (401, 190, "failed"),
-        (400, 368, "failed"),
-        (400, 131031, "failed"),
+        # Meta refuses the number or the token: nothing to retry, nothing to give up on.
+        (401, 190, "halt"),
+        (400, 368, "halt"),
+        (400, 131031, "halt"),
+        (500, 190, "halt"),
         (400, 100, "failed"),
     ],
 )

@@ -214,6 +214,7 @@ class Runtime:
                 reconcile_seconds=s.reconcile_seconds,
                 numbers=[s.phone_number_id] if s.phone_number_id else [],
                 on_failed=self._send_failed,
+                on_halted=self._send_halted,
             )
         if self.inbox_worker is not None and self.sender is not None and self.dialect == "sqlite":
             # They share one database thread (storage/threads.py): new replies are claimed
@@ -254,6 +255,9 @@ class Runtime:
         self.monitor.delivery_status(
             self.settings.tenant, phone_number_id, "failed", code, time.time()
         )
+
+    def _send_halted(self, phone_number_id: str, code: int) -> None:
+        self.monitor.sending_halted(self.settings.tenant, phone_number_id, code, time.time())
 
     def _wake_worker(self) -> None:
         if self.inbox_worker is not None:

@@ -46,6 +46,8 @@ KINDS: dict[str, str] = {
     "delivery_failure_spike": "many outgoing messages fail on one business number",
     "number_quality_risk": "spam/block error codes put the number's quality at risk",
     "number_quality_update": "Meta reported a quality or status change for a number",
+    "sending_halted": "Meta refuses sends for a business number (expired token, policy "
+    "block, locked account): its replies wait until an admin fixes it",
     "staff_export": "a staff member exported data",
     "staff_mass_read": "a staff member opened very many conversations",
     "staff_login_new_address": "a staff member signed in from a new address",

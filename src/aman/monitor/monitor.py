@@ -259,6 +259,21 @@ class Monitor:
         with self._lock:
             self._record((finding,))
 
+    def sending_halted(self, tenant: str, phone_number_id: str, code: int, ts: float) -> None:
+        """Meta refused a send with an error no retry mends (``outbox.graph.ALERT_CODES``)."""
+        _text(tenant, "tenant")
+        _text(phone_number_id, "phone_number_id")
+        finding = Finding(
+            tenant,
+            "sending_halted",
+            "critical",
+            number_subject(phone_number_id),
+            _ts(ts),
+            {"error_code": int(code)},
+        )
+        with self._lock:
+            self._record((finding,))
+
     def expect_burst(self, tenant: str, phone_number_id: str, until: float) -> None:
         """A broadcast is going out: no number-level volume alerts until ``until``."""
         with self._lock:

@@ -41,7 +41,7 @@ class GraphResult:
     latency_ms: float = 0.0
 
 
-Decision = str  # "sent" | "retry" | "failed" | "uncertain" | "window"
+Decision = str  # "sent" | "retry" | "failed" | "uncertain" | "window" | "halt"
 
 
 def classify(result: GraphResult) -> Decision:
@@ -52,11 +52,13 @@ def classify(result: GraphResult) -> Decision:
         return "uncertain" if result.sent_uncertain else "retry"
     if result.error_code == WINDOW_CLOSED:
         return "window"
+    if result.error_code in ALERT_CODES:
+        return "halt"  # every send of the number would fail alike: keep them, alert
     if result.error_code in TRANSIENT_CODES or result.http_status == 429:
         return "retry"
     if result.error_code is None and result.http_status >= 500:
         return "retry"
-    if result.http_status >= 500 and result.error_code not in ALERT_CODES:
+    if result.http_status >= 500:
         return "retry"
     return "failed"
 

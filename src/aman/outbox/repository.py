@@ -80,7 +80,7 @@ class SendOutcome:
 
     outbox_id: int
     attempt: int
-    outcome: str  # sent | retry | failed | uncertain | fallback
+    outcome: str  # sent | retry | failed | uncertain | fallback | halted
     at: float
     latency_ms: float
     http_status: int | None = None
@@ -89,6 +89,8 @@ class SendOutcome:
     error_title: str | None = None
     next_attempt_at: float | None = None
     new_body_enc: bytes | None = None
+    # Halted: (business number, time) its other waiting rows are put off until.
+    halt: tuple[str, float] | None = None
 
 
 class OutboxRepository:
@@ -126,6 +128,16 @@ class OutboxRepository:
         self._retry = DriverSQL(
             "UPDATE outbox SET state = 'todo', next_attempt_at = :next, worker_id = NULL, "
             "error_code = :code, error_title = :title WHERE id = :id AND state = 'sending'"
+        )
+        # Halted (Meta refuses the number): kept, and the attempt does not count.
+        self._halted = DriverSQL(
+            "UPDATE outbox SET state = 'todo', next_attempt_at = :next, worker_id = NULL, "
+            "attempts = attempts - 1, error_code = :code, error_title = :title "
+            "WHERE id = :id AND state = 'sending'"
+        )
+        self._halt_queue = DriverSQL(
+            "UPDATE outbox SET next_attempt_at = :next WHERE phone_number_id = :number "
+            "AND state = 'todo' AND next_attempt_at < :next"
         )
         self._failed = DriverSQL(
             "UPDATE outbox SET state = 'failed', worker_id = NULL, error_code = :code, "
@@ -219,7 +231,7 @@ class OutboxRepository:
             params: dict[str, Any] = {"id": o.outbox_id}
             if o.outcome == "sent":
                 params.update(wamid=o.wamid, at=o.at)
-            elif o.outcome == "retry":
+            elif o.outcome in ("retry", "halted"):
                 params.update(next=o.next_attempt_at, code=o.error_code, title=o.error_title)
             elif o.outcome == "failed":
                 params.update(code=o.error_code, title=o.error_title)
@@ -236,10 +248,13 @@ class OutboxRepository:
             "failed": self._failed,
             "uncertain": self._uncertain,
             "fallback": self._fallback,
+            "halted": self._halted,
         }
         for outcome, params_list in groups.items():
             statements[outcome].many(conn, params_list)
         self._insert_attempt.many(conn, attempts)
+        halts = dict(o.halt for o in outcomes if o.halt is not None)
+        self._halt_queue.many(conn, [{"number": n, "next": t} for n, t in halts.items()])
         wamids = [o.wamid for o in outcomes if o.outcome == "sent" and o.wamid]
         if wamids:
             self._link_early_statuses(conn, wamids)

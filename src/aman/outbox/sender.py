@@ -46,6 +46,10 @@ LEASE_TTL = 6.0  # seconds; a dead sender's numbers are taken over within about 
 # Retry-After, else one throughput window; at most this long, as claimed sends wait it out
 # in the pacer (shorter than drain's 30 s, so a graceful stop still lets them finish).
 THROUGHPUT_HOLD_MAX = 20.0
+# Meta refused the number or the token (``graph.ALERT_CODES``): its sends are kept, not
+# failed.  The refused one is tried again after this long, as a probe; the number's other
+# waiting rows are put off twice as long, so a long queue does not hammer Meta each time.
+HALT_WAIT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,7 @@ class Sender:
         reconcile_seconds: float = 30.0,
         numbers: Sequence[str] = (),
         on_failed: Callable[[str, int | None], None] | None = None,
+        on_halted: Callable[[str, int], None] | None = None,
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
     ) -> None:
@@ -94,6 +99,8 @@ class Sender:
         self._poll = poll_seconds
         self._reconcile = reconcile_seconds
         self._on_failed = on_failed
+        self._on_halted = on_halted
+        self._halt_logged: dict[str, float] = {}  # number -> when its halt was last logged
         self._clock = clock
         # Back-off jitter, not security: a seedable PRNG keeps tests reproducible.
         self._rng = random.Random(seed)  # noqa: S311  # nosec B311
@@ -413,6 +420,22 @@ class Sender:
             return
         self._pacer(phone_number_id).hold(min(wait, THROUGHPUT_HOLD_MAX))
 
+    def _halt_number(self, phone_number_id: str, code: int) -> None:
+        """Meta refuses the number itself: hold its other sends and tell the monitor."""
+        self._pacer(phone_number_id).hold(THROUGHPUT_HOLD_MAX)
+        if self._on_halted is not None:
+            self._on_halted(phone_number_id, code)
+        now = self._clock()
+        if now - self._halt_logged.get(phone_number_id, -HALT_WAIT) >= HALT_WAIT:
+            self._halt_logged[phone_number_id] = now
+            log.error(
+                "sender: Meta refused a business number's sends (error %d: expired token, "
+                "policy block or locked account); its messages wait and are tried again "
+                "every %.0f s",
+                code,
+                HALT_WAIT,
+            )
+
     async def _attempt(self, row: ClaimedSend, epoch: int) -> SendOutcome | None:
         envelope = self._vault.open_json("outbox", "body", row.ref, row.body_enc)
         body: dict[str, Any] = dict(envelope["msg"])
@@ -444,6 +467,8 @@ class Sender:
         decision = classify(result)
         if decision == "retry":
             self._hold_number(row.phone_number_id, result)
+        elif decision == "halt":
+            self._halt_number(row.phone_number_id, int(result.error_code or 0))
         metrics.child(metrics.SEND_RESULTS, row.kind, decision).inc()
         now = self._clock()
 
@@ -476,6 +501,11 @@ class Sender:
                 contact=row.contact_ix,
             )
             return outcome("fallback", new_body_enc=new_body)
+        if decision == "halt":
+            probe = now + HALT_WAIT
+            return outcome(
+                "halted", next_attempt_at=probe, halt=(row.phone_number_id, probe + HALT_WAIT)
+            )
         if decision == "retry":
             delay = self._retry.delay(
                 row.attempts,

@@ -396,7 +396,8 @@ class Ingestor:
             conn.execute(self._ins_status, statuses)
         if events:
             conn.execute(self._ins_event, events)
-        # The rank guard in the UPDATE makes the result independent of arrival order.
+        # The rank guard in the UPDATE: a late webhook never moves a status backwards
+        # (parser.status_advances has the rules, "failed" being terminal).
         if by_ref:
             conn.execute(_APPLY_BY_REF, by_ref)
         APPLY_BY_WAMID.many(conn, by_wamid)
