@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from aman.demo import DemoStack
+from aman.outbox.ratelimit import RecipientBuckets
 from aman.simulator.errors import GraphError
 from aman.simulator.faults import Faults
-from helpers import until
+from helpers import rows, until
 from test_sending_rules import max_in_any_window
 
 pytestmark = pytest.mark.anyio
@@ -81,3 +82,26 @@ async def test_a_throughput_429_holds_the_whole_number_for_its_retry_after(
     # Requests already on their way when the 429 was answered may land just after it.
     early = [m for m in sent if rejected_at[0] + 0.3 < m.received_at < rejected_at[0] + 2.0]
     assert not early, f"{len(early)} send(s) inside the Retry-After of the number"
+
+
+async def test_pacing_one_recipient_here_spends_no_retry_attempt(tmp_path: Path) -> None:
+    """A reply held back by the local pair-rate bucket was never sent: once it goes out,
+    it is on its first attempt (pacing used to eat into the budget of real failures)."""
+    user = "6281330000001"
+    async with DemoStack(
+        tmp_path, bot="echo", statuses=False, settings_overrides={"mark_read": False}
+    ) as st:
+        sender = st.runtime.sender
+        assert sender is not None
+        sender._pairs = RecipientBuckets(capacity=1, refill_per_second=2.0)
+        for i in range(4):
+            assert (await st.phone.send_text(user, f"pesan {i}")).status == 200
+        await until(lambda: len(st.simulator.sent) >= 4, timeout=30, what="replies")
+        await until(
+            lambda: rows(st, "select count(*) from outbox where state = 'sent'")[0][0] == 4,
+            what="rows recorded as sent",
+        )
+        assert rows(st, "select attempts from outbox order by id") == [(1,)] * 4
+        deferred = rows(st, "select count(*) from send_attempts where outcome = 'deferred'")
+    assert deferred[0][0] >= 1, "nothing was paced: the test did not exercise the bucket"
+    assert [m.body["text"]["body"] for m in st.simulator.sent] == [f"pesan {i}" for i in range(4)]

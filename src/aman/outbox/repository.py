@@ -80,7 +80,7 @@ class SendOutcome:
 
     outbox_id: int
     attempt: int
-    outcome: str  # sent | retry | failed | uncertain | fallback | halted
+    outcome: str  # sent | retry | failed | uncertain | fallback | halted | deferred
     at: float
     latency_ms: float
     http_status: int | None = None
@@ -129,8 +129,9 @@ class OutboxRepository:
             "UPDATE outbox SET state = 'todo', next_attempt_at = :next, worker_id = NULL, "
             "error_code = :code, error_title = :title WHERE id = :id AND state = 'sending'"
         )
-        # Halted (Meta refuses the number): kept, and the attempt does not count.
-        self._halted = DriverSQL(
+        # Halted (Meta refuses the number) or deferred (paced here, never sent): back to
+        # the queue, and the attempt does not count against the retry budget.
+        self._put_back = DriverSQL(
             "UPDATE outbox SET state = 'todo', next_attempt_at = :next, worker_id = NULL, "
             "attempts = attempts - 1, error_code = :code, error_title = :title "
             "WHERE id = :id AND state = 'sending'"
@@ -231,7 +232,7 @@ class OutboxRepository:
             params: dict[str, Any] = {"id": o.outbox_id}
             if o.outcome == "sent":
                 params.update(wamid=o.wamid, at=o.at)
-            elif o.outcome in ("retry", "halted"):
+            elif o.outcome in ("retry", "halted", "deferred"):
                 params.update(next=o.next_attempt_at, code=o.error_code, title=o.error_title)
             elif o.outcome == "failed":
                 params.update(code=o.error_code, title=o.error_title)
@@ -248,7 +249,8 @@ class OutboxRepository:
             "failed": self._failed,
             "uncertain": self._uncertain,
             "fallback": self._fallback,
-            "halted": self._halted,
+            "halted": self._put_back,
+            "deferred": self._put_back,
         }
         for outcome, params_list in groups.items():
             statements[outcome].many(conn, params_list)

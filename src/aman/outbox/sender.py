@@ -446,7 +446,7 @@ class Sender:
                 return SendOutcome(
                     row.id,
                     row.attempts,
-                    "retry",
+                    "deferred",
                     now,
                     0.0,
                     error_title="pair rate pacing",
