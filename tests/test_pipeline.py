@@ -117,6 +117,58 @@ async def test_window_closed_falls_back_to_template(tmp_path: Path, db_url: str)
         ]
 
 
+async def test_a_window_closed_reported_by_status_falls_back_to_template(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Meta often accepts the free-form send and reports 131047 later, in a failed status
+    (here with the callback ref): the reply still goes out as its template, once."""
+    async with DemoStack(
+        tmp_path,
+        bot=TemplateFallbackBot(),
+        statuses=True,
+        settings_overrides={"database_url": db_url, "mark_read": False},
+        simulator_options={"window_closed_as_status": True},
+    ) as st:
+        assert (await post(st, text_body("wamid.WIN3", body="halo")))[0] == 200
+        sent = await st.simulator.wait_for_sent(2, 15)
+        assert [m.type for m in sent] == ["text", "template"]
+        await st.simulator.drain_statuses(5)
+        await until(
+            lambda: scalar(st, "select delivery_status from outbox") in ("delivered", "read"),
+            what="the template's statuses",
+        )
+        assert rows(st, "select state, wamid, error_code from outbox") == [
+            ("sent", sent[1].wamid, 131047)
+        ]
+        assert len(st.simulator.sent) == 2
+
+
+async def test_a_window_closed_status_by_message_id_alone_falls_back_too(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A failed status need not carry the callback ref: found by its message id."""
+    async with DemoStack(
+        tmp_path,
+        bot=TemplateFallbackBot(),
+        statuses=False,
+        settings_overrides={"database_url": db_url, "mark_read": False},
+        simulator_options={"window_closed_as_status": True},
+    ) as st:
+        assert (await post(st, text_body("wamid.WIN4", body="halo")))[0] == 200
+        [first] = await st.simulator.wait_for_sent(1, 10)
+        await until(lambda: scalar(st, "select wamid from outbox") == first.wamid, what="wamid")
+        failed = status(first.wamid, "failed", code=131047)
+        assert (await post(st, envelope(statuses=[failed])))[0] == 200
+        sent = await st.simulator.wait_for_sent(2, 10)
+        assert sent[1].type == "template"
+        await until(lambda: scalar(st, "select wamid from outbox") == sent[1].wamid, what="sent")
+        # The same failed status delivered again finds nothing to fall back from.
+        assert (await post(st, envelope(statuses=[failed])))[0] == 200
+        await asyncio.sleep(1.5)
+        assert len(st.simulator.sent) == 2
+        assert scalar(st, "select state from outbox") == "sent"
+
+
 async def test_429_is_retried_after_retry_after(tmp_path: Path, db_url: str) -> None:
     async with DemoStack(
         tmp_path,

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine
 
 from aman import metrics
 from aman.aio import sleep_or_stop, wait_any
+from aman.outbox.fallback import fallback_body
 from aman.outbox.graph import PAIR_RATE, THROUGHPUT, GraphClient, GraphResult, classify
 from aman.outbox.ratelimit import Pacer, RecipientBuckets
 from aman.outbox.repository import ClaimedSend, OutboxRepository, SendOutcome
@@ -492,15 +493,10 @@ class Sender:
             decision = "retry"  # marking read twice is harmless: no need to reconcile
         if decision == "uncertain":
             return outcome("uncertain")  # its reconcile deadline is set when it is written
-        if decision == "window" and envelope.get("fallback"):
-            new_body = self._vault.seal_json(
-                "outbox",
-                "body",
-                row.ref,
-                {"msg": envelope["fallback"], "fallback": None},
-                contact=row.contact_ix,
-            )
-            return outcome("fallback", new_body_enc=new_body)
+        if decision == "window":
+            new_body = fallback_body(self._vault, row.ref, row.contact_ix, envelope)
+            if new_body is not None:
+                return outcome("fallback", new_body_enc=new_body)
         if decision == "halt":
             probe = now + HALT_WAIT
             return outcome(

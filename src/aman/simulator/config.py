@@ -102,6 +102,9 @@ class SimulatorConfig:
     unknown_numbers: frozenset[str] = frozenset()
     # False: answer 131026 synchronously. True: accept and emit a "failed" status.
     undeliverable_as_status: bool = False
+    # False: answer 131047 (window closed) synchronously. True: accept the free-form send
+    # and emit a "failed" status carrying 131047, as Meta often reports it.
+    window_closed_as_status: bool = False
     # How many of the newest sends (and read receipts, callback-data keys) stay in memory.
     max_messages: int = DEFAULT_MAX_MESSAGES
 

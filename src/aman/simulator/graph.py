@@ -122,11 +122,13 @@ class GraphApi:
         messages: dict[str, Any] = {"id": wamid}
         if send.type == "template":
             messages["message_status"] = "accepted"
-        return json_response({
-            "messaging_product": "whatsapp",
-            "contacts": [{"input": send.to, "wa_id": send.wa_id}],
-            "messages": [messages],
-        })
+        return json_response(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": send.to, "wa_id": send.wa_id}],
+                "messages": [messages],
+            }
+        )
 
     def _roll_errors(self, faults: Faults) -> None:
         if self._dice.hit(faults.rate_5xx):
@@ -165,7 +167,8 @@ class GraphApi:
         if undeliverable and not self._config.undeliverable_as_status:
             raise GraphError(131026, "Message Undeliverable.")
         window_open = self._state.window_open(send.wa_id, now)
-        if send.template is None and self._config.enforce_window and not window_open:
+        window_closed = send.template is None and self._config.enforce_window and not window_open
+        if window_closed and not self._config.window_closed_as_status:
             raise GraphError(131047, _WINDOW_DETAILS)
         wamid = new_wamid(send.wa_id)
         message = SentMessage(
@@ -176,6 +179,8 @@ class GraphApi:
             return wamid
         if undeliverable:
             self._emitter.schedule_failed(message, 131026, "Message Undeliverable.")
+        elif window_closed:
+            self._emitter.schedule_failed(message, 131047, _WINDOW_DETAILS)
         elif send.template is None:
             self._emitter.schedule(message, "service", free=True)
         else:

@@ -27,6 +27,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, delete, select, text
 
+from aman.outbox.fallback import requeue_window_closed
+from aman.outbox.graph import WINDOW_CLOSED
 from aman.outbox.repository import APPLY_BY_WAMID
 from aman.security.blind_index import InvalidIdentifierError
 from aman.security.redact import redact
@@ -110,6 +112,9 @@ class IngestBatch:
     applies_by_ref: list[dict[str, Any]] = field(default_factory=list)
     applies_by_wamid: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Replies Meta failed with 131047 after accepting them: by callback ref, else by wamid.
+    window_refs: list[str] = field(default_factory=list)
+    window_wamids: list[str] = field(default_factory=list)
     # Set by the write: the message ids of ``inbox`` that were not stored before.
     new_wamids: set[str] = field(default_factory=set)
 
@@ -367,6 +372,11 @@ class Ingestor:
         )
         if rank is None:
             return
+        if status == "failed" and code == WINDOW_CLOSED:
+            if ref is not None:
+                batch.window_refs.append(ref)
+            else:
+                batch.window_wamids.append(wamid)
         params = {
             "status": status,
             "rank": rank,
@@ -401,6 +411,14 @@ class Ingestor:
         if by_ref:
             conn.execute(_APPLY_BY_REF, by_ref)
         APPLY_BY_WAMID.many(conn, by_wamid)
+        refs = [r for b in batches for r in b.window_refs]
+        wamids = [w for b in batches for w in b.window_wamids]
+        if refs or wamids:  # after the failed statuses above were applied
+            requeued = requeue_window_closed(conn, self._vault, refs, wamids)
+            if requeued:
+                log.info(
+                    "ingest: %d repl(ies) refused for a closed window go out as templates", requeued
+                )
 
     @staticmethod
     def _mark_new(conn: Connection, batches: Sequence[IngestBatch], wamids: list[str]) -> None:
