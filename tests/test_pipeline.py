@@ -67,12 +67,7 @@ async def test_many_conversations_in_parallel_each_in_order(tmp_path: Path, db_u
 async def test_window_closed_is_recorded_not_retried(tmp_path: Path, db_url: str) -> None:
     # The webhook comes straight in (the simulator never saw the customer write), so
     # the simulator's 24-hour window is closed and a free-form reply fails with 131047.
-    async with DemoStack(
-        tmp_path,
-        bot="echo",
-        statuses=False,
-        settings_overrides={"database_url": db_url, "mark_read": False},
-    ) as st:
+    async with _echo_stack(tmp_path, db_url) as st:
         assert (await post(st, text_body("wamid.WIN1", body="halo")))[0] == 200
         await until(lambda: scalar(st, "select state from outbox") == "failed", what="failure")
         assert rows(st, "select error_code, attempts from outbox") == [(131047, 1)]
@@ -80,6 +75,16 @@ async def test_window_closed_is_recorded_not_retried(tmp_path: Path, db_url: str
         assert st.simulator.stats()["rejected"] == {131047: 1} or st.simulator.stats()[
             "rejected"
         ] == {"131047": 1}
+
+
+def _echo_stack(tmp_path: Path, db_url: str) -> DemoStack:
+    """The echo bot on ``db_url``, no statuses from the simulator, no read receipts."""
+    return DemoStack(
+        tmp_path,
+        bot="echo",
+        statuses=False,
+        settings_overrides={"database_url": db_url, "mark_read": False},
+    )
 
 
 class TemplateFallbackBot:
@@ -117,18 +122,24 @@ async def test_window_closed_falls_back_to_template(tmp_path: Path, db_url: str)
         ]
 
 
+def _window_reported_later(tmp_path: Path, db_url: str, *, statuses: bool) -> DemoStack:
+    """The fallback bot behind a simulator that accepts a send outside the window and
+    reports 131047 in a failed status instead."""
+    return DemoStack(
+        tmp_path,
+        bot=TemplateFallbackBot(),
+        statuses=statuses,
+        settings_overrides={"database_url": db_url, "mark_read": False},
+        simulator_options={"window_closed_as_status": True},
+    )
+
+
 async def test_a_window_closed_reported_by_status_falls_back_to_template(
     tmp_path: Path, db_url: str
 ) -> None:
     """Meta often accepts the free-form send and reports 131047 later, in a failed status
     (here with the callback ref): the reply still goes out as its template, once."""
-    async with DemoStack(
-        tmp_path,
-        bot=TemplateFallbackBot(),
-        statuses=True,
-        settings_overrides={"database_url": db_url, "mark_read": False},
-        simulator_options={"window_closed_as_status": True},
-    ) as st:
+    async with _window_reported_later(tmp_path, db_url, statuses=True) as st:
         assert (await post(st, text_body("wamid.WIN3", body="halo")))[0] == 200
         sent = await st.simulator.wait_for_sent(2, 15)
         assert [m.type for m in sent] == ["text", "template"]
@@ -147,13 +158,7 @@ async def test_a_window_closed_status_by_message_id_alone_falls_back_too(
     tmp_path: Path, db_url: str
 ) -> None:
     """A failed status need not carry the callback ref: found by its message id."""
-    async with DemoStack(
-        tmp_path,
-        bot=TemplateFallbackBot(),
-        statuses=False,
-        settings_overrides={"database_url": db_url, "mark_read": False},
-        simulator_options={"window_closed_as_status": True},
-    ) as st:
+    async with _window_reported_later(tmp_path, db_url, statuses=False) as st:
         assert (await post(st, text_body("wamid.WIN4", body="halo")))[0] == 200
         [first] = await st.simulator.wait_for_sent(1, 10)
         await until(lambda: scalar(st, "select wamid from outbox") == first.wamid, what="wamid")
@@ -170,12 +175,7 @@ async def test_a_window_closed_status_by_message_id_alone_falls_back_too(
 
 
 async def test_429_is_retried_after_retry_after(tmp_path: Path, db_url: str) -> None:
-    async with DemoStack(
-        tmp_path,
-        bot="echo",
-        statuses=False,
-        settings_overrides={"database_url": db_url, "mark_read": False},
-    ) as st:
+    async with _echo_stack(tmp_path, db_url) as st:
         st.simulator.set_faults(rate_429=1.0, retry_after_s=1)
         assert (await st.phone.send_text("6281234500002", "coba lagi")).status == 200
         await until(lambda: scalar(st, "select count(*) from send_attempts") >= 1, what="attempt")
@@ -198,12 +198,7 @@ async def test_pair_rate_limit_is_retried_after_4_to_the_n_seconds(
     tmp_path: Path, db_url: str
 ) -> None:
     """Meta: after 131056 wait 4^X seconds (X = failed tries so far), not a 2^X back-off."""
-    async with DemoStack(
-        tmp_path,
-        bot="echo",
-        statuses=False,
-        settings_overrides={"database_url": db_url, "mark_read": False},
-    ) as st:
+    async with _echo_stack(tmp_path, db_url) as st:
         st.simulator.set_faults(rate_131056=1.0)
         assert (await st.phone.send_text("6281234500004", "cepat")).status == 200
         await until(lambda: scalar(st, "select count(*) from send_attempts") >= 2, what="2 tries")
@@ -217,12 +212,7 @@ async def test_pair_rate_limit_is_retried_after_4_to_the_n_seconds(
 
 
 async def test_5xx_is_retried_with_backoff(tmp_path: Path, db_url: str) -> None:
-    async with DemoStack(
-        tmp_path,
-        bot="echo",
-        statuses=False,
-        settings_overrides={"database_url": db_url, "mark_read": False},
-    ) as st:
+    async with _echo_stack(tmp_path, db_url) as st:
         st.simulator.set_faults(rate_5xx=1.0)
         assert (await st.phone.send_text("6281234500003", "server error")).status == 200
         await until(lambda: scalar(st, "select count(*) from send_attempts") >= 1, what="attempt")

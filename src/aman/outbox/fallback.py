@@ -23,15 +23,16 @@ __all__ = ["fallback_body", "requeue_window_closed"]
 log = logging.getLogger(__name__)
 
 # Rows whose send Meta accepted and then failed with 131047 (the status was applied
-# just before, in the same transaction).
-_FAILED_BY_REF = DriverSQL(
-    "SELECT id, ref, contact_ix, body_enc FROM outbox WHERE ref IN ({refs}) "
-    "AND kind = 'message' AND delivery_status = 'failed' AND error_code = 131047"
+# just before, in the same transaction).  Ingest looks by ref or wamid and leaves rows
+# whose send's outcome is not written yet (worker_id set): the sender looks at those by
+# id when it writes the outcome, so the outcome cannot overwrite the re-queued row.
+_FAILED = (
+    "SELECT id, ref, contact_ix, body_enc FROM outbox WHERE kind = 'message' "
+    "AND delivery_status = 'failed' AND error_code = 131047 AND "
 )
-_FAILED_BY_WAMID = DriverSQL(
-    "SELECT id, ref, contact_ix, body_enc FROM outbox WHERE wamid IN ({wamids}) "
-    "AND kind = 'message' AND delivery_status = 'failed' AND error_code = 131047"
-)
+_FAILED_BY_REF = DriverSQL(_FAILED + "ref IN ({refs}) AND worker_id IS NULL")
+_FAILED_BY_WAMID = DriverSQL(_FAILED + "wamid IN ({wamids}) AND worker_id IS NULL")
+_FAILED_BY_ID = DriverSQL(_FAILED + "id IN ({ids})")
 # Back to the queue as a new message: the old wamid and its statuses stay behind.
 _REQUEUE = DriverSQL(
     "UPDATE outbox SET state = 'todo', body_enc = :body, next_attempt_at = 0, "
@@ -53,18 +54,25 @@ def fallback_body(
 
 
 def requeue_window_closed(
-    conn: Connection, vault: Vault, refs: Sequence[str], wamids: Sequence[str]
+    conn: Connection,
+    vault: Vault,
+    *,
+    refs: Sequence[str] = (),
+    wamids: Sequence[str] = (),
+    ids: Sequence[int] = (),
 ) -> int:
     """Queue the template of each reply that failed with 131047 after it was accepted.
 
     ``refs`` and ``wamids`` name the rows of ``failed`` statuses carrying 131047 (by
-    callback ref when the status had one, else by message id).  A reply without a
-    template stays failed: the window is closed and there is nothing else to send.
+    callback ref when the status had one, else by message id); ``ids`` are rows whose
+    send was just recorded as sent.  A reply without a template stays failed: the
+    window is closed and there is nothing else to send.
     """
     rows: dict[int, tuple[str, str, bytes]] = {}
     for stmt, name, values in (
         (_FAILED_BY_REF, "refs", refs),
         (_FAILED_BY_WAMID, "wamids", wamids),
+        (_FAILED_BY_ID, "ids", ids),
     ):
         if values:
             for row_id, ref, contact_ix, body_enc in stmt.rows(conn, {name: list(values)}):

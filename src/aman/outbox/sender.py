@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 
 from aman import metrics
 from aman.aio import sleep_or_stop, wait_any
-from aman.outbox.fallback import fallback_body
+from aman.outbox.fallback import fallback_body, requeue_window_closed
 from aman.outbox.graph import PAIR_RATE, THROUGHPUT, GraphClient, GraphResult, classify
 from aman.outbox.ratelimit import Pacer, RecipientBuckets
 from aman.outbox.repository import ClaimedSend, OutboxRepository, SendOutcome
@@ -155,6 +155,11 @@ class Sender:
             for o in outcomes
         ]
         self._repo.record(conn, written)
+        # A failed 131047 status that came before this outcome (ingest leaves such rows
+        # to us): the reply goes out as its template.
+        sent = [o.outbox_id for o in written if o.outcome == "sent"]
+        if sent:
+            requeue_window_closed(conn, self._vault, ids=sent)
 
     def _results_committed(self, outcomes: Sequence[SendOutcome]) -> None:
         if not outcomes:

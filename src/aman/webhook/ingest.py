@@ -414,7 +414,7 @@ class Ingestor:
         refs = [r for b in batches for r in b.window_refs]
         wamids = [w for b in batches for w in b.window_wamids]
         if refs or wamids:  # after the failed statuses above were applied
-            requeued = requeue_window_closed(conn, self._vault, refs, wamids)
+            requeued = requeue_window_closed(conn, self._vault, refs=refs, wamids=wamids)
             if requeued:
                 log.info(
                     "ingest: %d repl(ies) refused for a closed window go out as templates", requeued
