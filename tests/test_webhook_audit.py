@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import secrets
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 import pytest
+from sqlalchemy import Engine
 
+from aman.storage.vault import Vault
+from aman.webhook.ingest import Ingestor
 from aman.webhook.parser import parse_webhook
 from aman.webhook.signature import verify_signature
 from helpers import post, scalar, text_body
@@ -108,3 +113,32 @@ async def test_redeliveries_do_not_count_as_a_message_flood(tmp_path: Path, db_u
         assert st.runtime.monitor.control_for("default", ix) is None  # not throttled
         st.runtime.monitor.flush()
         assert st.runtime.monitor.alerts.list("default", kind="contact_flood") == []
+
+
+async def test_the_observer_sees_each_message_once_within_and_across_writes(
+    engine: Engine,
+) -> None:
+    """Copies of one message committed together, and a message stored by an earlier
+    write, reach the monitor's observer once: only the first storing counts."""
+    vault = Vault.open_or_create(engine, "default", secrets.token_bytes(32))
+    seen: list[str] = []
+    ingestor = Ingestor(
+        engine,
+        vault,
+        dialect=engine.dialect.name,
+        observer=lambda parsed, contacts, now: seen.extend(m.wamid for m in parsed.messages),
+    )
+    ingestor.start()
+    try:
+        first = parse_webhook(text_body("wamid.OBS1"))
+        # Submitted before the writer runs: one group commit with five copies.
+        await asyncio.gather(*(ingestor.store(first) for _ in range(5)))
+        both = text_body("wamid.OBS1")
+        both["entry"][0]["changes"][0]["value"]["messages"].append(
+            text_body("wamid.OBS2")["entry"][0]["changes"][0]["value"]["messages"][0]
+        )
+        await ingestor.store(parse_webhook(both))
+    finally:
+        await ingestor.close()
+    assert seen == ["wamid.OBS1", "wamid.OBS2"]
+    assert (ingestor.committer.batches, ingestor.committer.items) == (2, 6)

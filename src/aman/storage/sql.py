@@ -78,18 +78,21 @@ class DriverSQL:
         count: int = self._execute(conn, params, fetch=False)
         return count
 
-    def many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
-        """Run it once per parameter set (no list parameters)."""
+    def many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> int:
+        """Run it once per parameter set (no list parameters); the rows changed in all,
+        as the driver counts them (-1 when it cannot tell)."""
         if not params:
-            return
+            return 0
         sql, _ = self._bind(conn, {})
         cur = _cursor(conn)
         try:
             cur.executemany(sql, params)
+            count = cur.rowcount
         except conn.dialect.loaded_dbapi.Error as e:
             raise _wrapped(conn, e, sql, params, cur) from e
         finally:
             cur.close()
+        return int(count) if isinstance(count, int) else -1
 
 
 def _cursor(conn: Connection) -> Any:

@@ -53,8 +53,9 @@ UNSTORED = "aman_unstored"
 # Sees each stored webhook after its commit: (parsed, contact_ix of each message, now);
 # its messages are only those stored for the first time (a redelivery is not new traffic).
 Observer = Callable[[ParsedWebhook, Sequence[str], float], None]
-# Message ids already stored, looked up in chunks (SQLite allows 32766 parameters).
-_STORED_WAMIDS = DriverSQL("SELECT wamid FROM inbox WHERE wamid IN ({wamids})")
+# When some of a write's messages were stored before: which rows are whose, looked up
+# in chunks (SQLite allows 32766 parameters).
+_STORED_AT = DriverSQL("SELECT wamid, received_at FROM inbox WHERE wamid IN ({wamids})")
 _LOOKUP_CHUNK = 500
 
 # Delivery progress (webhook.parser.STATUS_RANK): a status only ever raises the rank,
@@ -399,9 +400,11 @@ class Ingestor:
         events = [r for b in batches for r in b.events]
         by_ref = [r for b in batches for r in b.applies_by_ref]
         by_wamid = [r for b in batches for r in b.applies_by_wamid]
-        if inbox:
-            self._mark_new(conn, batches, [r["wamid"] for r in inbox])
-        self._ins_inbox.many(conn, inbox)
+        if self._ins_inbox.many(conn, inbox) == len(inbox):
+            for b in batches:  # all new: the common case costs no lookup
+                b.new_wamids = {r["wamid"] for r in b.inbox}
+        else:
+            self._mark_new(conn, batches, inbox)
         if statuses:
             conn.execute(self._ins_status, statuses)
         if events:
@@ -421,19 +424,23 @@ class Ingestor:
                 )
 
     @staticmethod
-    def _mark_new(conn: Connection, batches: Sequence[IngestBatch], wamids: list[str]) -> None:
-        """Set each batch's ``new_wamids``: ids not stored yet nor in an earlier batch."""
-        known: set[str] = set()
+    def _mark_new(
+        conn: Connection, batches: Sequence[IngestBatch], inbox: list[dict[str, Any]]
+    ) -> None:
+        """Set each batch's ``new_wamids`` after an insert that skipped some rows.
+
+        A row this write stored carries the ``received_at`` of the webhook that brought
+        it; one stored before (or by an earlier webhook of this write) carries another.
+        """
+        wamids = list({r["wamid"] for r in inbox})
+        stored: dict[str, float] = {}
         for i in range(0, len(wamids), _LOOKUP_CHUNK):
             chunk = wamids[i : i + _LOOKUP_CHUNK]
-            known.update(r[0] for r in _STORED_WAMIDS.rows(conn, {"wamids": chunk}))
+            stored.update(_STORED_AT.rows(conn, {"wamids": chunk}))
         for b in batches:
-            b.new_wamids = set()
-            for row in b.inbox:
-                wamid = row["wamid"]
-                if wamid not in known:
-                    known.add(wamid)
-                    b.new_wamids.add(wamid)
+            b.new_wamids = {
+                r["wamid"] for r in b.inbox if stored.get(r["wamid"]) == r["received_at"]
+            }
 
     def _after_commit(self, batches: Sequence[IngestBatch]) -> None:
         if self._on_inbox is not None and any(b.inbox for b in batches):
