@@ -17,7 +17,7 @@ from aman.storage.vault import Vault
 from aman.webhook.ingest import Ingestor
 from aman.webhook.parser import parse_webhook
 from aman.webhook.signature import verify_signature
-from helpers import post, scalar, text_body
+from helpers import envelope, post, scalar, status, text_body
 from test_webhook_http import stack_for
 
 pytestmark = pytest.mark.anyio
@@ -115,19 +115,19 @@ async def test_redeliveries_do_not_count_as_a_message_flood(tmp_path: Path, db_u
         assert st.runtime.monitor.alerts.list("default", kind="contact_flood") == []
 
 
-async def test_the_observer_sees_each_message_once_within_and_across_writes(
+async def test_the_observer_sees_each_message_and_status_once(
     engine: Engine,
 ) -> None:
-    """Copies of one message committed together, and a message stored by an earlier
+    """Copies of one message or status committed together, and one stored by an earlier
     write, reach the monitor's observer once: only the first storing counts."""
     vault = Vault.open_or_create(engine, "default", secrets.token_bytes(32))
     seen: list[str] = []
-    ingestor = Ingestor(
-        engine,
-        vault,
-        dialect=engine.dialect.name,
-        observer=lambda parsed, contacts, now: seen.extend(m.wamid for m in parsed.messages),
-    )
+
+    def observe(parsed: Any, contacts: Any, now: float) -> None:
+        seen.extend(m.wamid for m in parsed.messages)
+        seen.extend(f"{s.wamid}:{s.status}" for s in parsed.statuses)
+
+    ingestor = Ingestor(engine, vault, dialect=engine.dialect.name, observer=observe)
     ingestor.start()
     try:
         first = parse_webhook(text_body("wamid.OBS1"))
@@ -138,7 +138,11 @@ async def test_the_observer_sees_each_message_once_within_and_across_writes(
             text_body("wamid.OBS2")["entry"][0]["changes"][0]["value"]["messages"][0]
         )
         await ingestor.store(parse_webhook(both))
+        # A failed status (the delivery-failure detector counts these), redelivered.
+        failed = parse_webhook(envelope(statuses=[status("wamid.OUT1", "failed", code=131026)]))
+        await asyncio.gather(*(ingestor.store(failed) for _ in range(3)))
+        await ingestor.store(failed)
     finally:
         await ingestor.close()
-    assert seen == ["wamid.OBS1", "wamid.OBS2"]
-    assert (ingestor.committer.batches, ingestor.committer.items) == (2, 6)
+    assert seen == ["wamid.OBS1", "wamid.OBS2", "wamid.OUT1:failed"]
+    assert (ingestor.committer.batches, ingestor.committer.items) == (4, 10)

@@ -33,7 +33,7 @@ from aman.outbox.repository import APPLY_BY_WAMID
 from aman.security.blind_index import InvalidIdentifierError
 from aman.security.redact import redact
 from aman.storage.groupcommit import GroupCommitter, StorageUnavailable, Unstorable, item_failure
-from aman.storage.models import StatusEvent, WebhookEvent
+from aman.storage.models import WebhookEvent
 from aman.storage.sql import DriverSQL, insert_ignore, int32
 from aman.storage.vault import Vault
 from aman.webhook.parser import (
@@ -51,11 +51,15 @@ CALLBACK_PREFIX = "aman:"
 # The webhook_events field of bodies kept aside (not a Meta field name).
 UNSTORED = "aman_unstored"
 # Sees each stored webhook after its commit: (parsed, contact_ix of each message, now);
-# its messages are only those stored for the first time (a redelivery is not new traffic).
+# its messages and statuses are only those stored for the first time (a redelivery is not
+# new traffic).
 Observer = Callable[[ParsedWebhook, Sequence[str], float], None]
-# When some of a write's messages were stored before: which rows are whose, looked up
-# in chunks (SQLite allows 32766 parameters).
-_STORED_AT = DriverSQL("SELECT wamid, received_at FROM inbox WHERE wamid IN ({wamids})")
+# When a write skipped some of its messages or statuses (stored before): which stored
+# rows are whose, looked up in chunks (SQLite allows 32766 parameters).
+_INBOX_AT = DriverSQL("SELECT wamid, received_at FROM inbox WHERE wamid IN ({wamids})")
+_STATUSES_AT = DriverSQL(
+    "SELECT wamid, status, received_at FROM status_events WHERE wamid IN ({wamids})"
+)
 _LOOKUP_CHUNK = 500
 
 # Delivery progress (webhook.parser.STATUS_RANK): a status only ever raises the rank,
@@ -116,8 +120,66 @@ class IngestBatch:
     # Replies Meta failed with 131047 after accepting them: by callback ref, else by wamid.
     window_refs: list[str] = field(default_factory=list)
     window_wamids: list[str] = field(default_factory=list)
-    # Set by the write: the message ids of ``inbox`` that were not stored before.
+    # Set by the write: what of ``inbox`` and ``statuses`` was not stored before.
     new_wamids: set[str] = field(default_factory=set)
+    new_statuses: set[tuple[str, str]] = field(default_factory=set)
+
+
+def _wamid(row: dict[str, Any]) -> str:
+    return str(row["wamid"])
+
+
+def _wamid_status(row: dict[str, Any]) -> tuple[str, str]:
+    return str(row["wamid"]), str(row["status"])
+
+
+def _insert_new(
+    conn: Connection,
+    insert: DriverSQL,
+    lookup: DriverSQL,
+    rows: list[dict[str, Any]],
+    key: Callable[[dict[str, Any]], Any],
+) -> set[tuple[Any, float]]:
+    """Insert ``rows`` (those stored before are skipped); (key, received_at) of the new.
+
+    ``lookup`` selects the key's columns, then ``received_at``.  When the driver counts
+    every row inserted, all are new and nothing is looked up (the common case).
+    Otherwise a row this write stored carries the ``received_at`` of the webhook that
+    brought it, and one stored before (or by an earlier webhook of this write) another.
+    """
+    if insert.many(conn, rows) == len(rows):
+        return {(key(r), r["received_at"]) for r in rows}
+    stored: set[tuple[Any, float]] = set()
+    wamids = list({r["wamid"] for r in rows})
+    for i in range(0, len(wamids), _LOOKUP_CHUNK):
+        for *cols, at in lookup.rows(conn, {"wamids": wamids[i : i + _LOOKUP_CHUNK]}):
+            stored.add((cols[0] if len(cols) == 1 else tuple(cols), at))
+    return stored
+
+
+def _first_stored(parsed: ParsedWebhook, batch: IngestBatch) -> tuple[ParsedWebhook, list[str]]:
+    """``parsed`` with only the messages and statuses this webhook stored first, and the
+    blind index of each message kept (so the observer need not compute it again).
+
+    Meta redelivers for days: a message or a failure seen again must not count twice
+    towards a flood or a failure spike.
+    """
+    messages, contacts, seen = [], [], set()
+    for msg, row in zip(parsed.messages, batch.inbox, strict=True):
+        wamid = row["wamid"]
+        if wamid in batch.new_wamids and wamid not in seen:
+            seen.add(wamid)
+            messages.append(msg)
+            contacts.append(row["contact_ix"])
+    statuses, pairs = [], set()
+    for st, row in zip(parsed.statuses, batch.statuses, strict=True):
+        pair = (row["wamid"], row["status"])
+        if pair in batch.new_statuses and pair not in pairs:
+            pairs.add(pair)
+            statuses.append(st)
+    if len(messages) == len(parsed.messages) and len(statuses) == len(parsed.statuses):
+        return parsed, contacts
+    return dataclasses.replace(parsed, messages=tuple(messages), statuses=tuple(statuses)), contacts
 
 
 class Ingestor:
@@ -148,7 +210,12 @@ class Ingestor:
             ":msg_ts, :received_at, :status, :attempts, :not_before) "
             "ON CONFLICT (wamid) DO NOTHING"
         )
-        self._ins_status = insert_ignore(dialect, StatusEvent, ["wamid", "status"])
+        self._ins_status = DriverSQL(
+            "INSERT INTO status_events (tenant, wamid, status, status_ts, outbox_ref, "
+            "error_code, payload_enc, received_at) VALUES (:tenant, :wamid, :status, "
+            ":status_ts, :outbox_ref, :error_code, :payload_enc, :received_at) "
+            "ON CONFLICT (wamid, status) DO NOTHING"
+        )
         self._ins_event = insert_ignore(dialect, WebhookEvent, ["event_key"])
         self.committer: GroupCommitter[IngestBatch] = GroupCommitter(
             engine,
@@ -189,19 +256,8 @@ class Ingestor:
                 return False
         if self._observer is not None:
             try:
-                # Only messages stored now (Meta redelivers for days: a message seen
-                # again must not count twice towards a flood), with the rows' blind
-                # indexes, so the observer need not compute them again.
-                fresh, contacts, seen = [], [], set()
-                for msg, row in zip(parsed.messages, batch.inbox, strict=True):
-                    wamid = row["wamid"]
-                    if wamid in batch.new_wamids and wamid not in seen:
-                        seen.add(wamid)
-                        fresh.append(msg)
-                        contacts.append(row["contact_ix"])
-                if len(fresh) != len(parsed.messages):
-                    parsed = dataclasses.replace(parsed, messages=tuple(fresh))
-                self._observer(parsed, contacts, self._clock())
+                fresh, contacts = _first_stored(parsed, batch)
+                self._observer(fresh, contacts, self._clock())
             except Exception:
                 log.exception("webhook observer failed")
         return True
@@ -400,13 +456,14 @@ class Ingestor:
         events = [r for b in batches for r in b.events]
         by_ref = [r for b in batches for r in b.applies_by_ref]
         by_wamid = [r for b in batches for r in b.applies_by_wamid]
-        if self._ins_inbox.many(conn, inbox) == len(inbox):
-            for b in batches:  # all new: the common case costs no lookup
-                b.new_wamids = {r["wamid"] for r in b.inbox}
-        else:
-            self._mark_new(conn, batches, inbox)
-        if statuses:
-            conn.execute(self._ins_status, statuses)
+        new = _insert_new(conn, self._ins_inbox, _INBOX_AT, inbox, _wamid)
+        for b in batches:
+            b.new_wamids = {_wamid(r) for r in b.inbox if (_wamid(r), r["received_at"]) in new}
+        new = _insert_new(conn, self._ins_status, _STATUSES_AT, statuses, _wamid_status)
+        for b in batches:
+            b.new_statuses = {
+                _wamid_status(r) for r in b.statuses if (_wamid_status(r), r["received_at"]) in new
+            }
         if events:
             conn.execute(self._ins_event, events)
         # The rank guard in the UPDATE: a late webhook never moves a status backwards
@@ -422,25 +479,6 @@ class Ingestor:
                 log.info(
                     "ingest: %d repl(ies) refused for a closed window go out as templates", requeued
                 )
-
-    @staticmethod
-    def _mark_new(
-        conn: Connection, batches: Sequence[IngestBatch], inbox: list[dict[str, Any]]
-    ) -> None:
-        """Set each batch's ``new_wamids`` after an insert that skipped some rows.
-
-        A row this write stored carries the ``received_at`` of the webhook that brought
-        it; one stored before (or by an earlier webhook of this write) carries another.
-        """
-        wamids = list({r["wamid"] for r in inbox})
-        stored: dict[str, float] = {}
-        for i in range(0, len(wamids), _LOOKUP_CHUNK):
-            chunk = wamids[i : i + _LOOKUP_CHUNK]
-            stored.update(_STORED_AT.rows(conn, {"wamids": chunk}))
-        for b in batches:
-            b.new_wamids = {
-                r["wamid"] for r in b.inbox if stored.get(r["wamid"]) == r["received_at"]
-            }
 
     def _after_commit(self, batches: Sequence[IngestBatch]) -> None:
         if self._on_inbox is not None and any(b.inbox for b in batches):
