@@ -248,29 +248,28 @@ class Monitor:
         ev = _text(event, "event", 32).upper()
         if ev not in _QUALITY_EVENTS:
             return
-        finding = Finding(
-            tenant,
-            "number_quality_update",
-            "high",
-            number_subject(phone_number_id),
-            _ts(ts),
-            {"event": ev},
+        self._number_alert(
+            tenant, phone_number_id, "number_quality_update", "high", ts, {"event": ev}
         )
-        with self._lock:
-            self._record((finding,))
 
     def sending_halted(self, tenant: str, phone_number_id: str, code: int, ts: float) -> None:
         """Meta refused a send with an error no retry mends (``outbox.graph.ALERT_CODES``)."""
         _text(tenant, "tenant")
         _text(phone_number_id, "phone_number_id")
-        finding = Finding(
-            tenant,
-            "sending_halted",
-            "critical",
-            number_subject(phone_number_id),
-            _ts(ts),
-            {"error_code": int(code)},
-        )
+        details = {"error_code": int(code)}
+        self._number_alert(tenant, phone_number_id, "sending_halted", "critical", ts, details)
+
+    def _number_alert(
+        self,
+        tenant: str,
+        phone_number_id: str,
+        kind: str,
+        severity: Severity,
+        ts: float,
+        details: dict[str, Any],
+    ) -> None:
+        """Record one alert about a business number (inputs already checked)."""
+        finding = Finding(tenant, kind, severity, number_subject(phone_number_id), _ts(ts), details)
         with self._lock:
             self._record((finding,))
 
