@@ -1,9 +1,15 @@
-"""The single chokepoint for Graph API traffic: one pooled aiohttp session, typed results.
+"""The single chokepoint for Graph API traffic: one pooled HTTP client, typed results.
 
 Everything aman sends to Meta goes through ``GraphClient.send``.  It has an
 injected base URL (the simulator in tests and demos), explicit timeouts, a
-bounded connection pool, and it never logs bodies or phone numbers.  Results
-are classified into what the sender should do next (see ``classify``).
+bounded number of requests in flight, certificate checks always on, no proxy
+from the environment, and it never logs bodies or phone numbers.  Results are
+classified into what the sender should do next (see ``classify``).
+
+The client is pyreqwest (Rust's reqwest and hyper, rustls for TLS): on this
+project's benchmark host one send costs about 45 µs of CPU against aiohttp's
+120 µs, and a reply is one send (two with read receipts), so it is the largest
+single cost of the echo path that could be removed (bench/NOTES.md item 18).
 """
 
 from __future__ import annotations
@@ -11,11 +17,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, timedelta
 from email.utils import parsedate_to_datetime
 
-import aiohttp
 import orjson
+from pyreqwest.client import Client, ClientBuilder
+from pyreqwest.exceptions import ConnectError, ConnectTimeoutError, PyreqwestError
 
 from aman.storage.sql import int32
 
@@ -101,29 +108,39 @@ class GraphClient:
         timeout: float = 15.0,
         connect_timeout: float = 5.0,
         pool_size: int = 100,
+        extra_ca_pem: bytes | None = None,
     ) -> None:
         self._base = base_url.rstrip("/")
-        self._headers = {
-            "Authorization": f"Bearer {access_token}",
-            "Content-Type": "application/json",
-        }
-        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
+        self._token = access_token
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
         self._pool_size = pool_size
-        self._session: aiohttp.ClientSession | None = None
+        self._extra_ca = extra_ca_pem  # tests: a local TLS server's own certificate
+        self._client: Client | None = None
         self._urls: dict[str, str] = {}
 
-    async def start(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, headers=self._headers
+    async def start(self) -> Client:
+        if self._client is None:
+            builder = (
+                ClientBuilder()
+                .timeout(timedelta(seconds=self._timeout))
+                .connect_timeout(timedelta(seconds=min(self._connect_timeout, self._timeout)))
+                .max_connections(self._pool_size)  # requests in flight; more wait for a slot
+                .no_proxy()  # HTTPS_PROXY and friends are not followed: tokens go to Meta only
+                .user_agent("aman")
+                .default_headers(
+                    {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
+                )
             )
-        return self._session
+            if self._extra_ca is not None:
+                builder = builder.add_root_certificate_pem(self._extra_ca)
+            self._client = await builder.build().__aenter__()
+        return self._client
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
 
     def _url(self, phone_number_id: str) -> str:
         url = self._urls.get(phone_number_id)
@@ -133,27 +150,51 @@ class GraphClient:
 
     async def send(self, phone_number_id: str, body: bytes) -> GraphResult:
         """Send one JSON body; never raises for HTTP or network errors."""
-        session = self._session or await self.start()
+        client = self._client or await self.start()
         started = time.perf_counter()
         try:
-            async with session.post(self._url(phone_number_id), data=body) as resp:
-                raw = await resp.read()
-                status = resp.status
-                retry_after = _retry_after(resp.headers.get("Retry-After"))
-        except aiohttp.ClientConnectorError:
-            # Never connected: the request certainly did not reach Meta.
-            return GraphResult(None, latency_ms=_ms(started))
-        except (TimeoutError, aiohttp.ClientError):
-            # Sent (or partly sent) but no answer: Meta may have accepted it.
-            return GraphResult(None, sent_uncertain=True, latency_ms=_ms(started))
-        return _result(status, raw, retry_after, _ms(started))
+            request = client.post(self._url(phone_number_id)).body_bytes(body).build()
+            resp = await request.send()
+            raw = await resp.bytes()
+            status = resp.status
+            retry_after = _retry_after(resp.get_header("Retry-After"))
+        except (PyreqwestError, TimeoutError, OSError) as exc:
+            # Never connected: the request certainly did not reach Meta, retry it.  Else
+            # it was sent (or partly sent) with no answer: Meta may have accepted it.
+            uncertain = not _never_connected(exc)
+            return GraphResult(None, sent_uncertain=uncertain, latency_ms=_ms(started))
+        return _result(status, memoryview(raw), retry_after, _ms(started))
+
+
+# hyper's client names the phase an error came from; only this one is before any byte
+# of the request was written (refused, DNS, TLS handshake, connect timeout).
+_CONNECT_PHASE = "client error (Connect)"
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True only when the request certainly never left: the connection itself failed.
+
+    pyreqwest's exception class alone does not say so: a timeout while waiting for the
+    answer comes as ``ConnectTimeoutError`` and a connection closed after the request
+    as ``ConnectError``.  hyper's cause chain does (tests/test_graph_client.py pins
+    it): anything else is treated as maybe sent and reconciled, never resent blindly.
+    """
+    if not isinstance(exc, ConnectError | ConnectTimeoutError):
+        return False
+    details = getattr(exc, "details", None)
+    causes = details.get("causes") if isinstance(details, dict) else None
+    if not isinstance(causes, list):
+        return False
+    return any(isinstance(c, dict) and c.get("message") == _CONNECT_PHASE for c in causes)
 
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
 
 
-def _result(status: int, raw: bytes, retry_after: float | None, latency_ms: float) -> GraphResult:
+def _result(
+    status: int, raw: bytes | memoryview, retry_after: float | None, latency_ms: float
+) -> GraphResult:
     try:
         data = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
