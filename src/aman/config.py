@@ -112,7 +112,7 @@ class Settings:
     mark_read: bool = True
     # Operational tuning (documented in README; rarely changed).
     worker_batch: int = 200
-    sender_concurrency: int = 64
+    sender_concurrency: int = 256
     max_send_attempts: int = 8
     reconcile_seconds: float = 30.0
     worker_stale_seconds: float = 15.0
@@ -155,7 +155,7 @@ class Settings:
             tenant=env.get("AMAN_TENANT", "") or "default",
             mark_read=_bool(env, "AMAN_MARK_READ", True),
             worker_batch=_int(env, "AMAN_WORKER_BATCH", 200, low=1, high=5000),
-            sender_concurrency=_int(env, "AMAN_SENDER_CONCURRENCY", 64, low=1, high=1024),
+            sender_concurrency=_int(env, "AMAN_SENDER_CONCURRENCY", 256, low=1, high=1024),
             max_send_attempts=_int(env, "AMAN_MAX_SEND_ATTEMPTS", 8, low=1, high=100),
             reconcile_seconds=_float(env, "AMAN_RECONCILE_SECONDS", 30.0, low=0.1, high=86400.0),
             worker_stale_seconds=_float(

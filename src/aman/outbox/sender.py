@@ -75,7 +75,7 @@ class Sender:
         rate: float,
         incarnation: Callable[[], int] = lambda: 0,
         liveness: Liveness | None = None,
-        concurrency: int = 64,
+        concurrency: int = 256,
         retry: RetryPolicy | None = None,
         poll_seconds: float = 1.0,
         reconcile_seconds: float = 30.0,
