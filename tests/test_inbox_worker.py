@@ -128,3 +128,35 @@ def test_a_failed_read_leaves_no_claim_and_no_key(
         (wamid, blob), = conn.execute(select(Inbox.wamid, Inbox.payload_enc)).all()
     assert stack.vault.is_contact_sealed(blob, ix)
     assert stack.vault.open_json("inbox", "payload", wamid, blob)["text"] == "halo"
+
+
+def test_a_claim_reclaimed_meanwhile_gets_no_effects_and_the_rest_complete(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All marked done at once normally; if one claim is no longer ours, one by one."""
+    ixs = [stack.receive(wa, f"halo {k}") for k, wa in enumerate(USERS)]
+    with stack.engine.begin() as conn:
+        other = workers.register(conn, "other")
+    handle = EchoBot.handle
+    seen: list[str] = []
+
+    def reclaiming(bot: EchoBot, incoming: Any, state: Any) -> Any:
+        seen.append(incoming.contact_ix)
+        if incoming.contact_ix == ixs[1]:
+            # Judged dead between our claim and completion: another worker has it now.
+            with stack.engine.begin() as conn:
+                conn.execute(
+                    Inbox.__table__.update()
+                    .where(Inbox.contact_ix == ixs[1])
+                    .values(worker_id=other)
+                )
+        return handle(bot, incoming, state)
+
+    monkeypatch.setattr(EchoBot, "handle", reclaiming)
+    assert stack.worker.process_once() == 3
+    assert sorted(seen) == sorted(ixs)
+    assert stack.inbox() == [("done", 1, None), ("doing", 1, other), ("done", 1, None)]
+    # Replies only for the messages still ours; the reclaimed one is its new owner's.
+    assert sorted(stack.replies()) == sorted(
+        [(ix, kind) for ix in (ixs[0], ixs[2]) for kind in ("read", "message")]
+    )

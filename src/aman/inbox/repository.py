@@ -10,6 +10,7 @@ backstop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,16 +93,24 @@ class InboxRepository:
         self,
         conn: Connection,
         worker: int,
-        message_id: int,
+        done: Sequence[tuple[int, bytes | None]],
         now: float,
-        payload_enc: bytes | None = None,
-    ) -> bool:
-        """Mark done if we still own the claim; False means someone reclaimed it.
+        *,
+        each: bool = False,
+    ) -> list[int] | None:
+        """Mark messages ``(id, payload_enc)`` done if we still own their claims.
 
         ``payload_enc`` replaces the stored payload (re-sealed under the contact's key).
+        At once (one ``executemany``): the ids, or None when the row count says that
+        not all of them were still ours (someone reclaimed one: roll back and call
+        again with ``each``).  With ``each``: one statement per message, the ids of
+        those we still owned.
         """
-        params = {"id": message_id, "worker": worker, "now": now, "payload": payload_enc}
-        return self._done.run(conn, params) == 1
+        ids = [i for i, _ in done]
+        params = [{"id": i, "worker": worker, "now": now, "payload": p} for i, p in done]
+        if each:
+            return [i for i, p in zip(ids, params, strict=True) if self._done.run(conn, p) == 1]
+        return ids if self._done.many(conn, params) == len(params) else None
 
     def release(
         self, conn: Connection, worker: int, message_id: int, *, error: str, retry_at: float | None

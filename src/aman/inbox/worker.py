@@ -192,15 +192,49 @@ class InboxWorker:
             except Exception as exc:  # noqa: BLE001 - isolate one bad message from the batch
                 failed.append((msg, type(exc).__name__))
         now = self._clock()
+        try:
+            owned = self._complete(worker, handled, failed, now, each=False)
+        except _NotAllOurs:
+            # Rare: a claim of this batch was reclaimed (we were judged dead meanwhile).
+            owned = self._complete(worker, handled, failed, now, each=True)
+        self._dirty = False
+        if self._audit is not None:
+            self._audit.committed()
+        if failed:
+            log.warning("inbox worker: %d message(s) failed in the bot", len(failed))
+            metrics.INBOX_PROCESSED.labels("error").inc(len(failed))
+        metrics.child(metrics.INBOX_PROCESSED, "done").inc(len(owned))
+        self.processed += len(owned)
+        if self._on_text is not None:
+            self._texts_handled(self._on_text, owned)
+        return len(claimed)
+
+    def _complete(
+        self,
+        worker: int,
+        handled: list[MessageEffects],
+        failed: list[tuple[ClaimedMessage, str]],
+        now: float,
+        *,
+        each: bool,
+    ) -> list[MessageEffects]:
+        """The completion transaction: mark done the messages we still own, apply their
+        effects, hand their replies over, give failed ones back.  Returns those applied.
+
+        Without ``each`` all of ``handled`` are marked at once, and ``_NotAllOurs`` (the
+        transaction rolled back) says to call again with ``each``, one by one.
+        """
         handoff = self.handoff
         handed = None
         try:
             with self._conn.begin() as conn:
-                owned = [
-                    e
-                    for e in handled
-                    if self._inbox.mark_done(conn, worker, e.msg.id, now, e.payload_enc)
-                ]
+                ids = self._inbox.mark_done(
+                    conn, worker, [(e.msg.id, e.payload_enc) for e in handled], now, each=each
+                )
+                if ids is None:
+                    raise _NotAllOurs
+                mine = set(ids)
+                owned = [e for e in handled if e.msg.id in mine]
                 self._fx.apply(conn, owned, now)
                 if handoff is not None and any(e.outbox_rows for e in owned):
                     handed = handoff.handoff_claim(conn, now)
@@ -226,17 +260,7 @@ class InboxWorker:
         if handed is not None and handoff is not None:
             handoff.handoff_committed(handed)
             self._handed = handed
-        self._dirty = False
-        if self._audit is not None:
-            self._audit.committed()
-        if failed:
-            log.warning("inbox worker: %d message(s) failed in the bot", len(failed))
-            metrics.INBOX_PROCESSED.labels("error").inc(len(failed))
-        metrics.child(metrics.INBOX_PROCESSED, "done").inc(len(owned))
-        self.processed += len(owned)
-        if self._on_text is not None:
-            self._texts_handled(self._on_text, owned)
-        return len(claimed)
+        return owned
 
     @staticmethod
     def _texts_handled(hook: TextHook, handled: list[MessageEffects]) -> None:
@@ -416,6 +440,10 @@ class InboxWorker:
                 }
             )
         return rows
+
+
+class _NotAllOurs(Exception):
+    """A batch's claims were not all still ours when marking them done (rolled back)."""
 
 
 class _Loaded(NamedTuple):

@@ -377,8 +377,8 @@ class Sender:
         was retried with: the row stays 'sending' and untracked, and the next lease
         pass reconciles it (statuses, else a resend).
         """
-        bare = replace(outcome, wamid=None, error_code=None, error_title=None, http_status=None)
-        for attempt in (outcome,) if bare == outcome else (outcome, bare):
+        attempt: SendOutcome | None = outcome
+        while attempt is not None:
             try:
                 await self._results.submit(attempt)
                 return
@@ -388,6 +388,9 @@ class Sender:
                 log.warning("sender: outcome not recorded (%s); will retry", type(exc).__name__)
                 self._unrecorded.append(attempt)
                 return
+            # Built only when refused (a dataclass copy per outcome costs a few µs).
+            bare = replace(attempt, wamid=None, error_code=None, error_title=None, http_status=None)
+            attempt = bare if bare != attempt else None
         log.error("sender: outbox row %d left to reconciliation", row_id)
         with self._lock:
             self._owned.pop(row_id, None)
