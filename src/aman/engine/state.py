@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from aman.storage.sql import DriverSQL
@@ -23,6 +24,9 @@ class ConversationRecord:
     handoff_reason: str | None = None
     handoff_at: float | None = None
     last_inbound_at: float | None = None
+    # As loaded: the state's JSON and the sealed blob it came from.  The worker saves
+    # every conversation it handled; a state the bot left as it was keeps its blob.
+    sealed: tuple[bytes, bytes] | None = field(default=None, repr=False, compare=False)
 
 
 class StateStore:
@@ -67,9 +71,24 @@ class StateStore:
         out: dict[Key, ConversationRecord] = {}
         for pnid, ix, blob, mode, reason, at, last in rows:
             if (pnid, ix) in wanted:
-                state = self._vault.open_json("conversations", "state", self._row(pnid, ix), blob)
-                out[(pnid, ix)] = ConversationRecord(state, mode, reason, at, last)
+                plain = self._vault.open("conversations", "state", self._row(pnid, ix), blob)
+                out[(pnid, ix)] = ConversationRecord(
+                    orjson.loads(plain), mode, reason, at, last, sealed=(plain, blob)
+                )
         return out
+
+    def _sealed(self, conn: Connection, pnid: str, ix: str, rec: ConversationRecord) -> bytes:
+        """The state's blob: the loaded one if the state is unchanged and under the
+        contact's current key (a tenant-key blob from before contact keys, or one whose
+        key was erased meanwhile, is sealed anew), else a new seal."""
+        plain = orjson.dumps(rec.state)
+        if rec.sealed is not None:
+            old_plain, old_blob = rec.sealed
+            if old_plain == plain and self._vault.is_contact_sealed(old_blob, ix):
+                return old_blob
+        return self._vault.seal(
+            "conversations", "state", self._row(pnid, ix), plain, contact=ix, conn=conn
+        )
 
     def save(self, conn: Connection, records: Mapping[Key, ConversationRecord], now: float) -> None:
         rows = [
@@ -77,9 +96,7 @@ class StateStore:
                 "tenant": self._vault.tenant,
                 "phone_number_id": pnid,
                 "contact_ix": ix,
-                "state_enc": self._vault.seal_json(
-                    "conversations", "state", self._row(pnid, ix), rec.state, contact=ix, conn=conn
-                ),
+                "state_enc": self._sealed(conn, pnid, ix, rec),
                 "updated_at": now,
                 "mode": rec.mode,
                 "handoff_reason": rec.handoff_reason,
