@@ -43,6 +43,13 @@ async def test_replies_reach_the_sender_without_a_claim_of_its_own(tmp_path: Pat
         for i in range(5):
             assert (await st.phone.send_text("6281234500091", f"satu {i}")).status == 200
             await st.simulator.wait_for_sent(i + 1, 15)
+            # The simulator has the reply before its outcome is committed; until then the
+            # next reply to this customer waits behind it (order per recipient) and would
+            # go out through a claim of the sender's own.
+            await until(
+                lambda: scalar(st, "select count(*) from outbox where state <> 'sent'") == 0,
+                what="outcomes committed",
+            )
         await until(lambda: sender._in_flight == 0, what="sends finished")
         # Each reply and read receipt was handed over; every claim ran in a completion.
         assert sender.handed == 10
