@@ -12,6 +12,8 @@ import datetime as dt
 import ipaddress
 import socket
 import ssl
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,3 +270,98 @@ def test_a_proxy_in_the_environment_is_not_followed(
     result = asyncio.run(main())
     assert result.wamid == "wamid.DIRECT"
     assert proxy.requests == []
+
+
+def test_a_send_that_waited_for_a_free_slot_until_the_deadline_was_never_sent() -> None:
+    async def silent(request: bytes) -> None:
+        return None
+
+    async def main() -> tuple[list[GraphResult], FakeGraph]:
+        fake = FakeGraph(silent)
+        server, port = await serve(fake)
+        async with server:
+            graph = GraphClient(f"http://127.0.0.1:{port}/v23.0", TOKEN, timeout=0.5, pool_size=1)
+            try:
+                results = await asyncio.gather(graph.send("1", BODY), graph.send("1", BODY))
+            finally:
+                await graph.close()
+        return list(results), fake
+
+    results, fake = asyncio.run(main())
+    assert len(fake.requests) == 1  # one request got the only slot; the other never left
+    assert sorted(r.sent_uncertain for r in results) == [False, True]
+    assert all(r.http_status is None for r in results)
+
+
+def test_a_redirect_is_not_followed() -> None:
+    """Meta does not redirect API calls; the token is not carried anywhere else."""
+    elsewhere = FakeGraph(ok("wamid.ELSEWHERE"))
+
+    async def main() -> GraphResult:
+        other, other_port = await serve(elsewhere)
+
+        async def redirect(request: bytes) -> bytes:
+            return response(307, b"", f"Location: http://127.0.0.1:{other_port}/v23.0/1/messages")
+
+        server, port = await serve(FakeGraph(redirect))
+        async with other, server:
+            return await send_once(f"http://127.0.0.1:{port}/v23.0")
+
+    result = asyncio.run(main())
+    assert (result.http_status, result.wamid, classify(result)) == (307, None, "failed")
+    assert elsewhere.requests == []
+
+
+_EXIT_AFTER_A_CONNECT_TIMEOUT = """
+import asyncio, socket
+from aman.outbox.graph import GraphClient
+
+async def main():
+    backlog = socket.socket()
+    backlog.bind(("127.0.0.1", 0))
+    backlog.listen(0)
+    port = backlog.getsockname()[1]
+    queued = []
+    for _ in range(4):  # fill the accept queue: the next connect hangs until its timeout
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        queued.append(s)
+    await asyncio.sleep(0.2)
+
+    async def answer(reader, writer):
+        await reader.readuntil(b"\\r\\n\\r\\n")
+        writer.write(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\n{}")
+        await writer.drain()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    good = server.sockets[0].getsockname()[1]
+    graph = GraphClient(f"http://127.0.0.1:{port}/v23.0", "T", timeout=2.0, connect_timeout=0.5)
+    result = await graph.send("1", b"{}")
+    assert result.http_status is None and not result.sent_uncertain, result
+    graph._base, graph._urls = f"http://127.0.0.1:{good}/v23.0", {}
+    assert (await graph.send("1", b"{}")).http_status == 200
+    await graph.close()
+    for s in (*queued, backlog):
+        s.close()
+    server.close()
+    await server.wait_closed()
+
+asyncio.run(main())
+"""
+
+
+def test_the_process_exits_cleanly_after_a_connect_timeout() -> None:
+    """pyreqwest lets go of a connection still being made only shortly after ``close``;
+    exiting at once aborted the interpreter (SIGABRT) in about half the runs."""
+    for _ in range(5):
+        done = subprocess.run(
+            [sys.executable, "-c", _EXIT_AFTER_A_CONNECT_TIMEOUT],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]

@@ -14,6 +14,7 @@ single cost of the echo path that could be removed (bench/NOTES.md item 18).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -22,7 +23,12 @@ from email.utils import parsedate_to_datetime
 
 import orjson
 from pyreqwest.client import Client, ClientBuilder
-from pyreqwest.exceptions import ConnectError, ConnectTimeoutError, PyreqwestError
+from pyreqwest.exceptions import (
+    ConnectError,
+    ConnectTimeoutError,
+    PoolTimeoutError,
+    PyreqwestError,
+)
 
 from aman.storage.sql import int32
 
@@ -97,6 +103,9 @@ def _retry_after(value: str | None, now: float | None = None) -> float | None:
     return min(seconds, MAX_RETRY_AFTER)
 
 
+CLOSE_GRACE = 0.1  # seconds ``close`` waits for the HTTP client's runtime to let go
+
+
 class GraphClient:
     """POSTs message bodies to ``{base_url}/{phone_number_id}/messages``."""
 
@@ -117,16 +126,20 @@ class GraphClient:
         self._pool_size = pool_size
         self._extra_ca = extra_ca_pem  # tests: a local TLS server's own certificate
         self._client: Client | None = None
+        self._starting = asyncio.Lock()  # two first sends must not build two clients
         self._urls: dict[str, str] = {}
 
     async def start(self) -> Client:
-        if self._client is None:
+        async with self._starting:
+            if self._client is not None:
+                return self._client
             builder = (
                 ClientBuilder()
                 .timeout(timedelta(seconds=self._timeout))
                 .connect_timeout(timedelta(seconds=min(self._connect_timeout, self._timeout)))
                 .max_connections(self._pool_size)  # requests in flight; more wait for a slot
                 .no_proxy()  # HTTPS_PROXY and friends are not followed: tokens go to Meta only
+                .follow_redirects(False)  # nor a redirect: a 3xx is an answer like any other
                 .user_agent("aman")
                 .default_headers(
                     {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
@@ -135,12 +148,16 @@ class GraphClient:
             if self._extra_ca is not None:
                 builder = builder.add_root_certificate_pem(self._extra_ca)
             self._client = await builder.build().__aenter__()
-        return self._client
+            return self._client
 
     async def close(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
             await client.close()
+            # pyreqwest drops its runtime's leftover tasks (a connection still being made
+            # after a connect timeout) shortly after ``close``; if the interpreter is
+            # already finalizing then, the process aborts ("PyGILState_Release").
+            await asyncio.sleep(CLOSE_GRACE)
 
     def _url(self, phone_number_id: str) -> str:
         url = self._urls.get(phone_number_id)
@@ -167,7 +184,8 @@ class GraphClient:
 
 
 # hyper's client names the phase an error came from; only this one is before any byte
-# of the request was written (refused, DNS, TLS handshake, connect timeout).
+# of the request was written (refused, DNS, TLS handshake, connect timeout).  Waiting
+# for a free slot (``max_connections``) is before it too.
 _CONNECT_PHASE = "client error (Connect)"
 
 
@@ -179,6 +197,8 @@ def _never_connected(exc: BaseException) -> bool:
     as ``ConnectError``.  hyper's cause chain does (tests/test_graph_client.py pins
     it): anything else is treated as maybe sent and reconciled, never resent blindly.
     """
+    if isinstance(exc, PoolTimeoutError):
+        return True  # the deadline passed while waiting for a slot: nothing was written
     if not isinstance(exc, ConnectError | ConnectTimeoutError):
         return False
     details = getattr(exc, "details", None)
