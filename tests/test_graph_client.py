@@ -8,6 +8,7 @@ and "maybe sent" (reconciled from status webhooks, never guessed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import socket
@@ -35,7 +36,9 @@ Answer = Callable[[bytes], Awaitable[bytes | None]]  # request head+body -> raw 
 
 @dataclass
 class FakeGraph:
-    """Answers each request with ``answer``; None keeps the socket silent (then closes)."""
+    """Answers each request with ``answer``; None keeps the socket silent until the client
+    hangs up.  Each connection is closed before its handler ends, so no transport is left
+    for the garbage collector (a ResourceWarning there fails a later test)."""
 
     answer: Answer
     requests: list[bytes] = field(default_factory=list)
@@ -58,13 +61,16 @@ class FakeGraph:
                     break
                 raw = await self.answer(request)
                 if raw is None:
-                    await asyncio.sleep(3600)
-                writer.write(raw or b"")
+                    await reader.read()  # silent until the client gives up and hangs up
+                    break
+                writer.write(raw)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
 
 def response(status: int, body: bytes, *headers: str) -> bytes:
